@@ -1,0 +1,300 @@
+/*
+ * arca/snapshot.h - trees, snapshots, and the operations built on them:
+ * backup, restore, walking, diff, stats and check.
+ *
+ * A tree node is one directory: its entries sorted by name, each file
+ * listing its chunk ids, each subdirectory naming its tree by id.  Trees
+ * are blobs, so the root tree id commits to every byte of a snapshot (a
+ * Merkle tree).  A snapshot manifest (snapshots/<id>) records the root
+ * tree, time, host, paths, tags, type, parent and stats; writing it is the
+ * commit point of a backup.
+ */
+#ifndef ARCA_SNAPSHOT_H
+#define ARCA_SNAPSHOT_H
+
+#include "arca/repo.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- trees ---- */
+
+enum arca_node_kind {
+	ARCA_NODE_FILE = 1,
+	ARCA_NODE_DIR = 2,
+	ARCA_NODE_SYMLINK = 3,
+	ARCA_NODE_CHARDEV = 4,
+	ARCA_NODE_BLOCKDEV = 5,
+	ARCA_NODE_FIFO = 6,
+	ARCA_NODE_SOCKET = 7,
+};
+
+#define ARCA_NAME_MAX 1024
+
+typedef struct arca_node {
+	char *name;
+	uint8_t kind;
+	uint32_t mode; /* permission bits incl. setuid/setgid/sticky (07777) */
+	uint32_t uid, gid;
+	char *user, *group; /* may be "" */
+	int64_t mtime_ns, ctime_ns;
+	uint64_t inode, dev, nlink;
+	uint64_t size;
+	arca_id *chunks; /* file: content, in order */
+	size_t nchunks;
+	arca_id subtree;   /* dir */
+	char *link_target; /* symlink */
+	uint64_t rdev;     /* devices */
+} arca_node;
+
+typedef struct arca_tree {
+	arca_node *nodes;
+	size_t n, cap;
+} arca_tree;
+
+/* Append a node, taking ownership of its pointers (the node is zeroed). */
+int arca_tree_add(arca_tree *t, arca_node *node);
+/* Canonical encoding: sorts by name first; duplicate names -> ARCA_INVAL. */
+int arca_tree_encode(arca_tree *t, arca_buf *out);
+/* Decode and validate (sorted unique safe names, known kinds): *out is
+ * heap-allocated, free with arca_tree_free. ARCA_CORRUPT on bad input. */
+int arca_tree_decode(arca_tree **out, const void *p, size_t n);
+void arca_tree_free(arca_tree *t);   /* frees the struct too */
+void arca_tree_clear(arca_tree *t);  /* frees the nodes, keeps the struct */
+void arca_node_clear(arca_node *n);
+/* Binary search by name; borrowed pointer or NULL. */
+const arca_node *arca_tree_find(const arca_tree *t, const char *name);
+/* A name is safe to create in a directory: non-empty, no '/', no NUL,
+ * not "." or "..". */
+bool arca_name_is_safe(const char *name, size_t len);
+/* Load and decode a tree blob. */
+int arca_tree_load(arca_repo_reader *rd, const arca_id *id, arca_tree **out);
+
+/* ---- snapshots ---- */
+
+typedef struct arca_kv {
+	char *key;
+	char *value;
+} arca_kv;
+
+typedef struct arca_snapshot_stats {
+	uint64_t files_new, files_changed, files_unmodified;
+	uint64_t dirs;
+	uint64_t bytes_total;     /* size of all files in the snapshot */
+	uint64_t bytes_read;      /* bytes read from the source */
+	uint64_t blobs_new;
+	uint64_t bytes_added_raw; /* new blob bytes before compression */
+	uint64_t bytes_added;     /* bytes added to packs */
+	uint64_t duration_ms;
+	uint64_t errors;          /* unreadable sources skipped */
+} arca_snapshot_stats;
+
+typedef struct arca_snapshot {
+	arca_id id; /* name of the object; not part of the encoding */
+	int64_t time_ns;
+	arca_id tree;
+	char *host;
+	char *user;
+	uint32_t uid, gid;
+	char **paths;
+	size_t npaths;
+	char **tags;
+	size_t ntags;
+	char *type; /* manual, automatic, scheduled, daily, ... */
+	bool has_parent;
+	arca_id parent;
+	int64_t expires_ns; /* 0: never */
+	arca_kv *meta;
+	size_t nmeta;
+	arca_kv *source; /* source metadata (e.g. server version) */
+	size_t nsource;
+	char *program; /* "arca 0.1.0" */
+	arca_snapshot_stats stats;
+} arca_snapshot;
+
+#define ARCA_SNAPSHOT_LABEL "arca-snapshot-v1"
+
+int arca_snapshot_encode(const arca_snapshot *s, arca_buf *out);
+/* ARCA_CORRUPT on bad input; *out heap-allocated. */
+int arca_snapshot_decode(arca_snapshot **out, const void *p, size_t n);
+void arca_snapshot_free(arca_snapshot *s);
+/* Save: seals, writes snapshots/<id>, fills s->id. */
+int arca_snapshot_save(arca_repo *r, arca_snapshot *s);
+int arca_snapshot_load(arca_repo *r, const arca_id *id, arca_snapshot **out);
+
+typedef struct arca_snapshot_list {
+	arca_snapshot **v; /* sorted by time, oldest first */
+	size_t n;
+	size_t damaged; /* snapshot objects that could not be read */
+} arca_snapshot_list;
+
+/* Load every snapshot; unreadable ones are counted in damaged and warned
+ * about through the repository's warn callback. */
+int arca_snapshot_list_load(arca_repo *r, arca_snapshot_list *out);
+void arca_snapshot_list_free(arca_snapshot_list *l);
+
+typedef struct arca_snapshot_filter {
+	const char *host;
+	const char *tag;
+	const char *type;
+	const char *path;
+	int64_t since_ns, until_ns; /* 0: unbounded */
+} arca_snapshot_filter;
+bool arca_snapshot_matches(const arca_snapshot *s, const arca_snapshot_filter *f);
+
+/*
+ * Resolve a selector: a full id or unique prefix, "latest", "latest:TAG",
+ * or "@TIME" (newest at or before TIME).  Borrowed pointer into l.
+ * ARCA_NOTFOUND / ARCA_INVAL (ambiguous prefix) with a clear message.
+ */
+int arca_snapshot_select(const arca_snapshot_list *l, const char *sel, const arca_snapshot_filter *f,
+			 const arca_snapshot **out);
+void arca_snapshot_short_id(char out[9], const arca_snapshot *s);
+
+/* ---- backup ---- */
+
+typedef struct arca_progress {
+	uint64_t files;
+	uint64_t dirs;
+	uint64_t bytes;       /* bytes processed */
+	uint64_t bytes_total; /* estimate; 0 when unknown */
+	uint64_t errors;
+	double elapsed;
+	const char *current; /* path being processed, borrowed */
+} arca_progress;
+typedef void (*arca_progress_fn)(const arca_progress *p, void *payload);
+
+typedef struct arca_backup_opts {
+	unsigned version; /* 1 */
+	const char *const *paths;
+	size_t npaths;
+	int stdin_fd;           /* >= 0: back up this stream instead of paths */
+	const char *stdin_name; /* file name of the stream in the snapshot */
+	const char *const *excludes;
+	size_t nexcludes;
+	const char *const *tags;
+	size_t ntags;
+	const char *host; /* NULL: this host */
+	const char *type; /* NULL: "manual" */
+	int64_t time_ns;  /* 0: now */
+	int64_t expires_ns;
+	const arca_kv *meta;
+	size_t nmeta;
+	const arca_kv *source;
+	size_t nsource;
+	const arca_id *parent; /* NULL: the newest snapshot of the same host and paths */
+	bool no_parent;        /* read every file */
+	unsigned threads;      /* 0: one per core */
+	arca_progress_fn progress;
+	void *progress_payload;
+	arca_warn_fn warn; /* unreadable files */
+	void *warn_payload;
+	/* Called after all data is durable and before the snapshot is
+	 * written; a non-zero return aborts without a snapshot. */
+	int (*before_commit)(void *payload);
+	void *commit_payload;
+} arca_backup_opts;
+
+#define ARCA_BACKUP_OPTS_INIT { .version = 1, .stdin_fd = -1 }
+
+typedef struct arca_backup_result {
+	arca_id snapshot_id;
+	bool has_parent;
+	arca_id parent;
+	arca_snapshot_stats stats;
+} arca_backup_result;
+
+/* Needs a shared lock held by the caller. */
+int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res);
+
+/* ---- restore ---- */
+
+typedef struct arca_restore_opts {
+	unsigned version; /* 1 */
+	const char *target;
+	const char *const *includes;
+	size_t nincludes;
+	const char *const *excludes;
+	size_t nexcludes;
+	bool verify;  /* re-read restored files and check every chunk */
+	unsigned threads;
+	arca_progress_fn progress;
+	void *progress_payload;
+	arca_warn_fn warn;
+	void *warn_payload;
+} arca_restore_opts;
+
+#define ARCA_RESTORE_OPTS_INIT { .version = 1 }
+
+typedef struct arca_restore_result {
+	uint64_t files, dirs, links, bytes, errors, verified;
+} arca_restore_result;
+
+/*
+ * Restore snap under target (created if missing).  Never writes outside
+ * target: names are validated, directories are opened beneath target with
+ * O_NOFOLLOW, and existing symlinks are never followed.
+ */
+int arca_restore(arca_repo *r, const arca_snapshot *snap, const arca_restore_opts *o,
+		 arca_restore_result *res);
+
+/* ---- walking, dump, diff, stats, check ---- */
+
+/* Depth-first, pre-order; path is "/a/b" (borrowed during the call).
+ * Return non-zero from cb to stop; ARCA_WALK_SKIP skips a directory's
+ * contents. */
+#define ARCA_WALK_SKIP 1
+typedef int (*arca_walk_fn)(const char *path, const arca_node *node, void *payload);
+int arca_walk(arca_repo_reader *rd, const arca_id *tree, arca_walk_fn cb, void *payload);
+/* Find the node at path ("/srv/app/x"); *out is a copy to clear with
+ * arca_node_clear. */
+int arca_lookup_path(arca_repo_reader *rd, const arca_id *tree, const char *path, arca_node *out);
+/* Write a file node's content to fd. */
+int arca_dump_file(arca_repo_reader *rd, const arca_node *node, int fd);
+
+typedef enum arca_diff_kind { ARCA_DIFF_ADDED = '+', ARCA_DIFF_REMOVED = '-', ARCA_DIFF_CHANGED = 'M' } arca_diff_kind;
+typedef int (*arca_diff_fn)(arca_diff_kind kind, const char *path, const arca_node *a,
+			    const arca_node *b, void *payload);
+typedef struct arca_diff_result {
+	uint64_t added, removed, changed;
+	uint64_t new_bytes; /* raw bytes of blobs in B that A does not reference */
+	uint64_t new_blobs;
+} arca_diff_result;
+int arca_diff(arca_repo *r, const arca_snapshot *a, const arca_snapshot *b, arca_diff_fn cb,
+	      void *payload, arca_diff_result *res);
+
+typedef struct arca_stats_result {
+	uint64_t snapshots;
+	uint64_t files;
+	uint64_t restore_size;  /* sum of file sizes over the snapshots */
+	uint64_t unique_blobs;
+	uint64_t raw_size;      /* unique blobs before compression */
+	uint64_t stored_size;   /* unique blobs as stored (sealed) */
+	uint64_t packs;         /* whole repository */
+	uint64_t pack_bytes;    /* whole repository */
+} arca_stats_result;
+/* Over the given snapshots (all when n == 0 and v == NULL is not meant:
+ * pass the list). */
+int arca_stats(arca_repo *r, const arca_snapshot *const *v, size_t n, arca_stats_result *res);
+
+typedef struct arca_check_opts {
+	unsigned version;
+	bool read_data;
+	double subset;       /* fraction of packs to read (0 < s <= 1) */
+	arca_progress_fn progress;
+	void *progress_payload;
+	/* every problem found, one line each */
+	void (*report)(const char *line, void *payload);
+	void *report_payload;
+} arca_check_opts;
+
+typedef struct arca_check_result {
+	uint64_t snapshots, trees, blobs_referenced, packs, packs_read;
+	uint64_t errors;          /* damage found */
+	uint64_t unindexed_packs; /* harmless leftovers */
+	uint64_t damaged_packs;
+} arca_check_result;
+/* Returns 0 even when damage is found: see res->errors. */
+int arca_check(arca_repo *r, const arca_check_opts *o, arca_check_result *res);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * arca/sys/backend.h - the storage backend interface, for people writing a
+ * backend.  Callers never use the vtable directly: the generic layer in
+ * src/backend/backend.h checks capabilities, retries ARCA_TRANSIENT with
+ * jittered backoff, and counts bytes.
+ *
+ * Keys are relative object names with '/' separators: "config",
+ * "keys/<hex>", "data/<2 hex>/<hex>", "index/<hex>", "snapshots/<hex>",
+ * "locks/<hex>".  Objects are immutable once put, except locks.
+ */
+#ifndef ARCA_SYS_BACKEND_H
+#define ARCA_SYS_BACKEND_H
+
+#include "util/buf.h"
+
+#include <stdint.h>
+
+#define ARCA_BACKEND_VERSION 1
+
+enum arca_backend_caps {
+	ARCA_BACKEND_CAP_RANGE = 1u << 0,     /* get() honours off/len cheaply */
+	ARCA_BACKEND_CAP_NOREPLACE = 1u << 1, /* put() can refuse to overwrite atomically */
+	ARCA_BACKEND_CAP_LOCAL = 1u << 2,     /* on this machine's filesystem */
+};
+
+enum arca_put_flags {
+	ARCA_PUT_NOREPLACE = 1u << 0, /* fail with ARCA_EXISTS if key exists */
+};
+
+#define ARCA_GET_ALL UINT64_MAX
+
+typedef int (*arca_backend_list_cb)(const char *key, uint64_t size, void *payload);
+
+typedef struct arca_backend arca_backend;
+struct arca_backend {
+	unsigned version; /* ARCA_BACKEND_VERSION */
+	const char *name; /* "local", "mem", ... */
+	uint32_t caps;
+	/* Append bytes [off, off+len) of key to out (len ARCA_GET_ALL = to
+	 * the end). ARCA_NOTFOUND if absent; ARCA_CORRUPT if the object is
+	 * shorter than off+len (a truncated object). */
+	int (*get)(arca_backend *be, const char *key, uint64_t off, uint64_t len, arca_buf *out);
+	/* Store durably and atomically: readers see all or nothing. */
+	int (*put)(arca_backend *be, const char *key, const void *data, size_t len, unsigned flags);
+	int (*stat)(arca_backend *be, const char *key, uint64_t *size);
+	/* Every key under prefix (e.g. "data/"), recursively, any order. */
+	int (*list)(arca_backend *be, const char *prefix, arca_backend_list_cb cb, void *payload);
+	/* ARCA_NOTFOUND if absent. */
+	int (*remove)(arca_backend *be, const char *key);
+	/* A short description for messages ("/srv/repo"), borrowed. */
+	const char *(*location)(arca_backend *be);
+	void (*free)(arca_backend *be);
+	/* Counters kept by the generic layer (atomically); drivers leave
+	 * them zero. */
+	uint64_t n_requests, n_bytes_in, n_bytes_out, n_retries;
+};
+
+#endif

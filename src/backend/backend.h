@@ -1,0 +1,42 @@
+/*
+ * backend/backend.h - the generic layer over storage drivers.
+ *
+ * arca_backend_open() picks a driver from the repository URL through a
+ * {scheme, constructor} table.  The arca_be_* wrappers are the only way
+ * callers touch a backend: they retry ARCA_TRANSIENT failures with
+ * jittered exponential backoff (bounded total time), count bytes and
+ * requests, and add the object key to error messages.
+ */
+#ifndef ARCA_BACKEND_H
+#define ARCA_BACKEND_H
+
+#include "arca/sys/backend.h"
+
+#include <stdbool.h>
+
+/* url: a path, "file://path", or "mem:" (process memory, for tests). */
+int arca_backend_open(arca_backend **out, const char *url);
+void arca_backend_free(arca_backend *be);
+
+/* Drivers. */
+int arca_backend_local_new(arca_backend **out, const char *path);
+int arca_backend_mem_new(arca_backend **out);
+
+int arca_be_get(arca_backend *be, const char *key, arca_buf *out);
+int arca_be_get_range(arca_backend *be, const char *key, uint64_t off, uint64_t len, arca_buf *out);
+int arca_be_put(arca_backend *be, const char *key, const void *data, size_t len, unsigned flags);
+int arca_be_stat(arca_backend *be, const char *key, uint64_t *size);
+bool arca_be_exists(arca_backend *be, const char *key);
+int arca_be_list(arca_backend *be, const char *prefix, arca_backend_list_cb cb, void *payload);
+int arca_be_remove(arca_backend *be, const char *key);
+const char *arca_be_location(arca_backend *be);
+
+typedef struct arca_be_stats {
+	uint64_t requests;
+	uint64_t bytes_in;  /* read from the backend */
+	uint64_t bytes_out; /* written to it */
+	uint64_t retries;
+} arca_be_stats;
+void arca_be_stats_get(arca_backend *be, arca_be_stats *out);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * cli/cli.h - shared state of the arca command line: global options,
+ * opening the repository, output helpers and exit codes.
+ *
+ * Only the CLI prints and decides exit codes; the library returns status
+ * codes and error records.
+ */
+#ifndef ARCA_CLI_H
+#define ARCA_CLI_H
+
+#include "arca/repo.h"
+#include "arca/snapshot.h"
+#include "util/json.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum arca_exit {
+	EXIT_OK = 0,
+	EXIT_ERR = 1,
+	EXIT_USAGE = 2,
+	EXIT_PARTIAL = 3,
+	EXIT_NOREPO = 10,
+	EXIT_LOCKED = 11,
+	EXIT_AUTH = 12,
+	EXIT_DAMAGE = 13,
+};
+
+typedef struct cli {
+	const char *repo;
+	const char *password_file;
+	const char *cache_dir;
+	bool json;
+	int verbose; /* -1 quiet, 0 normal, 1+ verbose */
+	bool progress; /* stderr is a terminal and not quiet */
+	char *password; /* from env/file/prompt, or NULL */
+} cli;
+
+/* Print "error: <message>" (+ hint) and return the exit code for rc. */
+int cli_fail(cli *c, int rc);
+int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn_cb(const char *msg, void *payload);
+/* Read the password (ARCA_PASSWORD, ARCA_PASSWORD_FILE, --password-file,
+ * or a prompt on a terminal).  confirm: ask twice when prompting. */
+int cli_get_password(cli *c, bool confirm);
+/* Read a second password for key add/passwd (ARCA_NEW_PASSWORD,
+ * --new-password-file, prompt). */
+int cli_get_new_password(cli *c, const char *file, char **out);
+int cli_open(cli *c, arca_repo **out);
+/* Like cli_fail, for failures to open: no repository -> 10. */
+int cli_fail_open(cli *c, int rc);
+void cli_progress_cb(const arca_progress *p, void *payload);
+void cli_progress_done(cli *c);
+void cli_json_print(arca_buf *b);
+void cli_fmt_bytes(char *out, size_t n, uint64_t bytes);
+/* Load snapshots and resolve a selector; the list owns *out. */
+int cli_select(cli *c, arca_repo *r, arca_snapshot_list *l, const char *sel, const arca_snapshot **out);
+void cli_json_snapshot(arca_json *j, const arca_snapshot *s);
+
+int cmd_init(cli *c, int argc, char **argv);
+int cmd_key(cli *c, int argc, char **argv);
+int cmd_backup(cli *c, int argc, char **argv);
+int cmd_snapshots(cli *c, int argc, char **argv);
+int cmd_ls(cli *c, int argc, char **argv);
+int cmd_dump(cli *c, int argc, char **argv);
+int cmd_restore(cli *c, int argc, char **argv);
+int cmd_diff(cli *c, int argc, char **argv);
+int cmd_stats(cli *c, int argc, char **argv);
+int cmd_check(cli *c, int argc, char **argv);
+int cmd_repair(cli *c, int argc, char **argv);
+int cmd_unlock(cli *c, int argc, char **argv);
+
+#endif

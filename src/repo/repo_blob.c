@@ -1,0 +1,624 @@
+/*
+ * repo/repo_blob.c - the blob store: writers that seal blobs into packs,
+ * claims that keep each blob stored once, index files, readers, small
+ * objects, and keeping the local LMDB index in step with index/.
+ *
+ * Write order (the durability rule): a pack is put (fsynced, renamed)
+ * before any index file names it; an index file is put before the LMDB
+ * cache absorbs it; higher layers write a snapshot only after
+ * arca_repo_commit_index().  A crash therefore leaves at worst packs that
+ * no index names (adopted by 'repair index', removed by prune), never an
+ * index entry or snapshot pointing at nothing.
+ */
+#include "repo/repo_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Write an index file once this many packs are pending. */
+#define COMMIT_EVERY_PACKS 32
+
+struct arca_repo_writer {
+	arca_repo *r;
+	arca_zctx *z;
+	arca_pack_writer *pw[2]; /* by blob type: data, tree */
+};
+
+struct arca_repo_reader {
+	arca_repo *r;
+	arca_zctx *z;
+	arca_buf stored;
+};
+
+void arca_repo_pack_key(char *out, const arca_id *pack)
+{
+	char hex[65];
+	arca_id_hex(hex, pack);
+	snprintf(out, 80, "data/%.2s/%s", hex, hex);
+}
+
+int arca_repo_writer_new(arca_repo_writer **out, arca_repo *r)
+{
+	arca_repo_writer *w = calloc(1, sizeof(*w));
+	int rc;
+	*out = NULL;
+	if (!w)
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	w->r = r;
+	if ((rc = arca_zctx_new(&w->z, r->compress_algo, r->compress_level)) ||
+	    (rc = arca_pack_writer_new(&w->pw[0], &r->codec)) ||
+	    (rc = arca_pack_writer_new(&w->pw[1], &r->codec))) {
+		arca_repo_writer_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+static void release_claims(arca_repo *r, const arca_blob_entry *e, size_t n)
+{
+	size_t i;
+	pthread_mutex_lock(&r->mu);
+	for (i = 0; i < n; i++)
+		arca_idset_remove(&r->claims, &e[i].id);
+	pthread_mutex_unlock(&r->mu);
+}
+
+void arca_repo_writer_free(arca_repo_writer *w)
+{
+	int t;
+	if (!w)
+		return;
+	for (t = 0; t < 2; t++) {
+		if (w->pw[t] && arca_pack_writer_count(w->pw[t])) {
+			/* unflushed blobs were never stored: let others store them */
+			const arca_buf *bytes;
+			const arca_blob_entry *e;
+			size_t n;
+			arca_id pid;
+			if (!arca_pack_writer_finish(w->pw[t], w->z, &pid, &bytes, &e, &n))
+				release_claims(w->r, e, n);
+		}
+		arca_pack_writer_free(w->pw[t]);
+	}
+	arca_zctx_free(w->z);
+	free(w);
+}
+
+static int write_index_file(arca_repo *r, arca_idx_pack *packs, size_t n, arca_id *out_fid)
+{
+	arca_idx_file f = { packs, n, NULL, 0 };
+	arca_buf enc = ARCA_BUF_INIT;
+	arca_zctx *z = NULL;
+	arca_index_batch *b = NULL;
+	arca_id fid;
+	char hex[65], key[80];
+	size_t i;
+	int rc;
+	if ((rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)) || (rc = arca_idx_file_encode(&r->codec, z, &enc, &f)))
+		goto out;
+	arca_sha256(&fid, enc.data, enc.len);
+	arca_id_hex(hex, &fid);
+	snprintf(key, sizeof(key), "index/%s", hex);
+	rc = arca_be_put(r->be, key, enc.data, enc.len, ARCA_PUT_NOREPLACE);
+	if (rc && rc != ARCA_EXISTS)
+		goto out;
+	if ((rc = arca_index_batch_begin(r->ix, &b)))
+		goto out;
+	for (i = 0; i < n; i++)
+		if ((rc = arca_index_batch_add_pack(b, &packs[i].pack_id, packs[i].entries, packs[i].n)))
+			goto out;
+	if ((rc = arca_index_batch_mark_file(b, &fid)))
+		goto out;
+	rc = arca_index_batch_commit(b);
+	b = NULL;
+	if (!rc && out_fid)
+		*out_fid = fid;
+out:
+	arca_index_batch_abort(b);
+	arca_zctx_free(z);
+	arca_buf_free(&enc);
+	return rc;
+}
+
+/* Move pending packs into an index file.  Serialised by commit_mu. */
+static int commit_pending(arca_repo *r)
+{
+	arca_idx_pack *packs;
+	size_t n, i, j;
+	int rc;
+	pthread_mutex_lock(&r->commit_mu);
+	pthread_mutex_lock(&r->mu);
+	packs = r->pending;
+	n = r->npending;
+	r->pending = NULL;
+	r->npending = r->cap_pending = 0;
+	pthread_mutex_unlock(&r->mu);
+	rc = n ? write_index_file(r, packs, n, NULL) : 0;
+	if (rc) {
+		/* put them back so a later commit retries */
+		pthread_mutex_lock(&r->mu);
+		for (i = 0; i < n; i++) {
+			if (r->npending == r->cap_pending) {
+				size_t nc = r->cap_pending ? r->cap_pending * 2 : 16;
+				arca_idx_pack *np = realloc(r->pending, nc * sizeof(*np));
+				if (!np) {
+					free(packs[i].entries);
+					continue;
+				}
+				r->pending = np;
+				r->cap_pending = nc;
+			}
+			r->pending[r->npending++] = packs[i];
+		}
+		pthread_mutex_unlock(&r->mu);
+		free(packs);
+	} else {
+		/* now in LMDB: claims for them are no longer needed */
+		pthread_mutex_lock(&r->mu);
+		for (i = 0; i < n; i++) {
+			for (j = 0; j < packs[i].n; j++)
+				arca_idset_remove(&r->claims, &packs[i].entries[j].id);
+			free(packs[i].entries);
+		}
+		pthread_mutex_unlock(&r->mu);
+		free(packs);
+	}
+	pthread_mutex_unlock(&r->commit_mu);
+	return rc;
+}
+
+static int finish_pack(arca_repo_writer *w, int t)
+{
+	arca_repo *r = w->r;
+	const arca_buf *bytes;
+	const arca_blob_entry *e;
+	arca_blob_entry *copy = NULL;
+	size_t n;
+	arca_id pid;
+	char key[80];
+	bool commit;
+	int rc;
+	if (!arca_pack_writer_count(w->pw[t]))
+		return 0;
+	if ((rc = arca_pack_writer_finish(w->pw[t], w->z, &pid, &bytes, &e, &n)))
+		return rc;
+	arca_repo_pack_key(key, &pid);
+	if ((rc = arca_be_put(r->be, key, bytes->data, bytes->len, 0))) {
+		release_claims(r, e, n);
+		arca_pack_writer_reset(w->pw[t]);
+		return rc;
+	}
+	copy = malloc(n * sizeof(*copy));
+	if (!copy) {
+		arca_pack_writer_reset(w->pw[t]);
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	}
+	memcpy(copy, e, n * sizeof(*copy));
+	pthread_mutex_lock(&r->mu);
+	if (r->npending == r->cap_pending) {
+		size_t nc = r->cap_pending ? r->cap_pending * 2 : 16;
+		arca_idx_pack *np = realloc(r->pending, nc * sizeof(*np));
+		if (!np) {
+			pthread_mutex_unlock(&r->mu);
+			free(copy);
+			arca_pack_writer_reset(w->pw[t]);
+			return arca_error_set(ARCA_NOMEM, "out of memory");
+		}
+		r->pending = np;
+		r->cap_pending = nc;
+	}
+	r->pending[r->npending].pack_id = pid;
+	r->pending[r->npending].entries = copy;
+	r->pending[r->npending].n = n;
+	r->npending++;
+	r->stats.packs_written++;
+	r->stats.stored_bytes_new += bytes->len;
+	commit = r->npending >= COMMIT_EVERY_PACKS;
+	pthread_mutex_unlock(&r->mu);
+	arca_pack_writer_reset(w->pw[t]);
+	return commit ? commit_pending(r) : 0;
+}
+
+int arca_repo_writer_flush(arca_repo_writer *w)
+{
+	int rc = finish_pack(w, 0);
+	return rc ? rc : finish_pack(w, 1);
+}
+
+int arca_repo_blob_claim(arca_repo *r, const arca_id *id)
+{
+	int rc;
+	if (arca_index_has(r->ix, id))
+		return 0;
+	pthread_mutex_lock(&r->mu);
+	rc = arca_idset_insert(&r->claims, id, NULL);
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+int arca_repo_blob_store(arca_repo_writer *w, uint8_t type, const arca_id *id, const void *data, size_t n)
+{
+	arca_repo *r = w->r;
+	int t = type == ARCA_BLOB_TREE ? 1 : 0, rc;
+	if (n > ARCA_PACK_MAX_BLOB)
+		return arca_error_set(ARCA_INVAL, "blob of %zu bytes exceeds the maximum", n);
+	if ((rc = arca_pack_writer_add(w->pw[t], w->z, type, id, data, n))) {
+		pthread_mutex_lock(&r->mu);
+		arca_idset_remove(&r->claims, id);
+		pthread_mutex_unlock(&r->mu);
+		return rc;
+	}
+	pthread_mutex_lock(&r->mu);
+	r->stats.blobs_new++;
+	r->stats.raw_bytes_new += n;
+	pthread_mutex_unlock(&r->mu);
+	if (arca_pack_writer_size(w->pw[t]) >= r->pack_size)
+		return finish_pack(w, t);
+	return 0;
+}
+
+int arca_repo_blob_save(arca_repo_writer *w, uint8_t type, const void *data, size_t n, arca_id *id,
+			bool *added)
+{
+	int rc;
+	arca_repo_blob_id(w->r, id, data, n);
+	rc = arca_repo_blob_claim(w->r, id);
+	if (rc < 0)
+		return rc;
+	if (added)
+		*added = rc == 1;
+	if (rc == 0)
+		return 0;
+	return arca_repo_blob_store(w, type, id, data, n);
+}
+
+int arca_repo_commit_index(arca_repo *r) { return commit_pending(r); }
+
+void arca_repo_write_stats_get(arca_repo *r, arca_repo_write_stats *out)
+{
+	pthread_mutex_lock(&r->mu);
+	*out = r->stats;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- reading ---- */
+
+int arca_repo_reader_new(arca_repo_reader **out, arca_repo *r)
+{
+	arca_repo_reader *rd = calloc(1, sizeof(*rd));
+	int rc;
+	*out = NULL;
+	if (!rd)
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	rd->r = r;
+	if ((rc = arca_zctx_new(&rd->z, ARCA_COMPRESS_ZSTD, 3))) {
+		free(rd);
+		return rc;
+	}
+	*out = rd;
+	return 0;
+}
+
+void arca_repo_reader_free(arca_repo_reader *rd)
+{
+	if (!rd)
+		return;
+	arca_zctx_free(rd->z);
+	arca_buf_free(&rd->stored);
+	free(rd);
+}
+
+int arca_repo_blob_lookup(arca_repo *r, const arca_id *id, arca_index_loc *loc)
+{
+	return arca_index_lookup(r->ix, id, loc);
+}
+
+int arca_repo_blob_load(arca_repo_reader *rd, const arca_id *id, arca_buf *out)
+{
+	arca_repo *r = rd->r;
+	arca_index_loc loc;
+	char key[80], hex[65], phex[65];
+	size_t start = out->len;
+	arca_id got;
+	int rc;
+	if ((rc = arca_index_lookup(r->ix, id, &loc))) {
+		arca_id_hex(hex, id);
+		if (rc == ARCA_NOTFOUND)
+			return arca_error_set(ARCA_NOTFOUND, "blob %s is not in the index", hex);
+		return rc;
+	}
+	arca_repo_pack_key(key, &loc.pack);
+	arca_buf_clear(&rd->stored);
+	if ((rc = arca_be_get_range(r->be, key, loc.offset, loc.stored_len, &rd->stored)))
+		return rc;
+	if ((rc = arca_blob_open(&r->codec, rd->z, out, id, loc.flags, rd->stored.data, rd->stored.len,
+				 loc.raw_len))) {
+		arca_id_hex(phex, &loc.pack);
+		return arca_error_prefix(rc, "pack %s", phex);
+	}
+	arca_repo_blob_id(r, &got, out->data + start, out->len - start);
+	if (!arca_id_eq(&got, id)) {
+		arca_id_hex(hex, id);
+		arca_id_hex(phex, &loc.pack);
+		out->len = start;
+		return arca_error_set(ARCA_CORRUPT, "pack %s: blob %s does not hash to its id", phex, hex);
+	}
+	return 0;
+}
+
+/* ---- small objects ---- */
+
+int arca_repo_object_save(arca_repo *r, const char *dir, const char *label, const void *raw, size_t n,
+			  arca_id *out_id)
+{
+	arca_buf enc = ARCA_BUF_INIT;
+	arca_zctx *z = NULL;
+	char hex[65], key[256];
+	arca_id id;
+	int rc;
+	if ((rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)) ||
+	    (rc = arca_object_seal(&r->codec, z, &enc, label, raw, n)))
+		goto out;
+	arca_sha256(&id, enc.data, enc.len);
+	arca_id_hex(hex, &id);
+	snprintf(key, sizeof(key), "%s/%s", dir, hex);
+	rc = arca_be_put(r->be, key, enc.data, enc.len, ARCA_PUT_NOREPLACE);
+	if (rc == ARCA_EXISTS)
+		rc = 0;
+	if (!rc && out_id)
+		*out_id = id;
+out:
+	arca_zctx_free(z);
+	arca_buf_free(&enc);
+	return rc;
+}
+
+int arca_repo_object_load(arca_repo *r, const char *key, const char *label, arca_buf *out)
+{
+	arca_buf enc = ARCA_BUF_INIT;
+	arca_zctx *z = NULL;
+	const char *slash = strrchr(key, '/');
+	arca_id want, got;
+	int rc;
+	if ((rc = arca_be_get(r->be, key, &enc)))
+		goto out;
+	/* objects are named by the SHA-256 of their bytes */
+	if (slash && !arca_id_parse(&want, slash + 1)) {
+		arca_sha256(&got, enc.data, enc.len);
+		if (!arca_id_eq(&want, &got)) {
+			rc = arca_error_set(ARCA_CORRUPT, "%s: content does not match its name (damaged)", key);
+			goto out;
+		}
+	}
+	if ((rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)))
+		goto out;
+	if ((rc = arca_object_open(&r->codec, z, out, label, enc.data, enc.len)))
+		rc = arca_error_prefix(rc, "%s", key);
+out:
+	arca_zctx_free(z);
+	arca_buf_free(&enc);
+	return rc;
+}
+
+/* ---- keeping the LMDB cache in step with index/ ---- */
+
+typedef struct id_list {
+	arca_id *v;
+	size_t n, cap;
+} id_list;
+
+static int id_list_push(id_list *l, const arca_id *id)
+{
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 64;
+		arca_id *nv = realloc(l->v, nc * sizeof(*nv));
+		if (!nv)
+			return arca_error_set(ARCA_NOMEM, "out of memory");
+		l->v = nv;
+		l->cap = nc;
+	}
+	l->v[l->n++] = *id;
+	return 0;
+}
+
+static int collect_index_name(const char *key, uint64_t size, void *payload)
+{
+	arca_id id;
+	const char *slash = strrchr(key, '/');
+	if (!slash || arca_id_parse(&id, slash + 1))
+		return 0; /* not ours: ignore */
+	return id_list_push(payload, &id);
+}
+
+typedef struct stale_check {
+	arca_idset present;
+	bool stale;
+} stale_check;
+
+static int check_absorbed(const arca_id *file, void *payload)
+{
+	stale_check *sc = payload;
+	if (!arca_idset_contains(&sc->present, file)) {
+		sc->stale = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int absorb_file(arca_repo *r, arca_zctx *z, const arca_id *fid)
+{
+	char hex[65], key[80];
+	arca_buf data = ARCA_BUF_INIT;
+	arca_idx_file *f = NULL;
+	arca_index_batch *b = NULL;
+	size_t i;
+	int rc;
+	arca_id_hex(hex, fid);
+	snprintf(key, sizeof(key), "index/%s", hex);
+	if ((rc = arca_be_get(r->be, key, &data)))
+		goto out;
+	if ((rc = arca_idx_file_decode(&r->codec, z, &f, data.data, data.len))) {
+		rc = arca_error_hint(arca_error_prefix(rc, "index file %s", key),
+				     "run 'arca repair index' to rebuild the index from the packs");
+		goto out;
+	}
+	if ((rc = arca_index_batch_begin(r->ix, &b)))
+		goto out;
+	for (i = 0; i < f->npacks; i++)
+		if ((rc = arca_index_batch_add_pack(b, &f->packs[i].pack_id, f->packs[i].entries, f->packs[i].n)))
+			goto out;
+	if ((rc = arca_index_batch_mark_file(b, fid)))
+		goto out;
+	rc = arca_index_batch_commit(b);
+	b = NULL;
+out:
+	arca_index_batch_abort(b);
+	arca_idx_file_free(f);
+	arca_buf_free(&data);
+	return rc;
+}
+
+static int sync_index(arca_repo *r, bool force_rebuild)
+{
+	id_list files = { 0 };
+	stale_check sc;
+	arca_zctx *z = NULL;
+	size_t i;
+	int rc;
+	arca_idset_init(&sc.present, 0);
+	sc.stale = force_rebuild;
+	if ((rc = arca_be_list(r->be, "index/", collect_index_name, &files)))
+		goto out;
+	for (i = 0; i < files.n; i++)
+		if ((rc = arca_idset_insert(&sc.present, &files.v[i], NULL)) < 0)
+			goto out;
+	if (!sc.stale && (rc = arca_index_foreach_file(r->ix, check_absorbed, &sc)) < 0)
+		goto out;
+	if (sc.stale && (rc = arca_index_clear(r->ix)))
+		goto out;
+	if ((rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)))
+		goto out;
+	for (i = 0; i < files.n; i++) {
+		if (arca_index_has_file(r->ix, &files.v[i]))
+			continue;
+		if ((rc = absorb_file(r, z, &files.v[i])))
+			goto out;
+	}
+	rc = 0;
+out:
+	arca_zctx_free(z);
+	arca_idset_free(&sc.present);
+	free(files.v);
+	return rc;
+}
+
+int arca_repo_index_sync(arca_repo *r) { return sync_index(r, false); }
+int arca_repo_index_reload(arca_repo *r) { return sync_index(r, true); }
+
+typedef struct name_list {
+	char **v;
+	size_t n, cap;
+} name_list;
+
+static int collect_name(const char *key, uint64_t size, void *payload)
+{
+	name_list *l = payload;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 64;
+		char **nv = realloc(l->v, nc * sizeof(*nv));
+		if (!nv)
+			return arca_error_set(ARCA_NOMEM, "out of memory");
+		l->v = nv;
+		l->cap = nc;
+	}
+	if (!(l->v[l->n] = strdup(key)))
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	l->n++;
+	return 0;
+}
+
+static void name_list_free(name_list *l)
+{
+	size_t i;
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+int arca_repo_index_rebuild_from_packs(arca_repo *r, uint64_t *npacks, uint64_t *nblobs)
+{
+	name_list packs = { 0 }, old = { 0 };
+	arca_buf tail = ARCA_BUF_INIT;
+	arca_zctx *z = NULL;
+	arca_idx_pack *ip = NULL;
+	size_t i, nip = 0;
+	uint64_t blobs = 0;
+	arca_id newid;
+	char newhex[65];
+	int rc;
+	memset(&newid, 0, sizeof(newid));
+	if ((rc = arca_be_list(r->be, "data/", collect_name, &packs)) ||
+	    (rc = arca_be_list(r->be, "index/", collect_name, &old)) ||
+	    (rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)))
+		goto out;
+	ip = calloc(packs.n ? packs.n : 1, sizeof(*ip));
+	if (!ip) {
+		rc = arca_error_set(ARCA_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < packs.n; i++) {
+		const char *slash = strrchr(packs.v[i], '/');
+		uint64_t size;
+		uint32_t tlen;
+		arca_id pid;
+		if (!slash || arca_id_parse(&pid, slash + 1))
+			continue;
+		arca_buf_clear(&tail);
+		if ((rc = arca_be_stat(r->be, packs.v[i], &size)))
+			goto out;
+		if (size < ARCA_PACK_FOOTER_LEN ||
+		    arca_be_get_range(r->be, packs.v[i], size - ARCA_PACK_FOOTER_LEN, ARCA_PACK_FOOTER_LEN, &tail) ||
+		    arca_pack_footer_parse(tail.data, size, &tlen)) {
+			arca_repo_warn(r, "skipping damaged pack %s: %s", packs.v[i], arca_error_message());
+			continue;
+		}
+		arca_buf_clear(&tail);
+		if (arca_be_get_range(r->be, packs.v[i], size - ARCA_PACK_FOOTER_LEN - tlen, tlen, &tail) ||
+		    arca_pack_trailer_parse(&r->codec, z, tail.data, tail.len, size, &ip[nip].entries, &ip[nip].n)) {
+			arca_repo_warn(r, "skipping damaged pack %s: %s", packs.v[i], arca_error_message());
+			continue;
+		}
+		ip[nip].pack_id = pid;
+		blobs += ip[nip].n;
+		nip++;
+	}
+	if ((rc = arca_index_clear(r->ix)))
+		goto out;
+	if (nip && (rc = write_index_file(r, ip, nip, &newid)))
+		goto out;
+	arca_id_hex(newhex, &newid);
+	/* the new file covers every readable pack: the old ones can go */
+	for (i = 0; i < old.n; i++) {
+		if (nip && strstr(old.v[i], newhex))
+			continue;
+		rc = arca_be_remove(r->be, old.v[i]);
+		if (rc && rc != ARCA_NOTFOUND)
+			goto out;
+	}
+	rc = sync_index(r, true);
+	if (npacks)
+		*npacks = nip;
+	if (nblobs)
+		*nblobs = blobs;
+out:
+	for (i = 0; ip && i < nip; i++)
+		free(ip[i].entries);
+	free(ip);
+	arca_zctx_free(z);
+	arca_buf_free(&tail);
+	name_list_free(&packs);
+	name_list_free(&old);
+	return rc;
+}

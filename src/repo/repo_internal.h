@@ -1,0 +1,68 @@
+/*
+ * repo/repo_internal.h - the arca_repo structure, shared by the files of
+ * the repo module only (repo.c: open/init/config/keys; repo_blob.c: blob
+ * store and index; repo_lock.c: locks).
+ */
+#ifndef ARCA_REPO_INTERNAL_H
+#define ARCA_REPO_INTERNAL_H
+
+#include "arca/repo.h"
+#include "hash/idset.h"
+
+#include <pthread.h>
+
+#define ARCA_CONFIG_LEN 128
+#define ARCA_CONFIG_KEY "config"
+
+/* Secret key material, in guarded memory. */
+typedef struct arca_repo_keys {
+	uint8_t data_key[ARCA_KEY_LEN];
+	uint8_t id_key[ARCA_KEY_LEN];
+	uint8_t chunker_seed[32];
+} arca_repo_keys;
+
+typedef struct arca_repo_lockstate {
+	bool held;
+	bool exclusive;
+	char key[80];
+	pthread_t thread;
+	bool thread_running;
+	bool stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+} arca_repo_lockstate;
+
+struct arca_repo {
+	char *url;
+	arca_backend *be;
+	uint8_t config_raw[ARCA_CONFIG_LEN];
+	arca_id id;
+	const arca_cipher *cipher;
+	int compress_algo;
+	int compress_level;
+	arca_chunker_params chunker;
+	uint32_t pack_size;
+	arca_repo_keys *keys; /* sodium_malloc'd */
+	arca_id key_id;       /* key file that opened it */
+	uint64_t gear[256];
+	arca_idfn idfn;
+	arca_blob_codec codec;
+	char *cache_dir;
+	arca_index *ix;
+	arca_warn_fn warn;
+	void *warn_payload;
+
+	pthread_mutex_t mu;  /* claims, pending, stats */
+	arca_idset claims;   /* blobs stored or being stored in this session */
+	arca_idx_pack *pending; /* packs written, not yet in an index file */
+	size_t npending, cap_pending;
+	pthread_mutex_t commit_mu; /* serialises index file writes */
+	arca_repo_write_stats stats;
+
+	arca_repo_lockstate lock;
+};
+
+int arca_repo_index_sync(arca_repo *r);
+int arca_repo_config_decode(arca_repo *r, const uint8_t *raw, size_t n);
+
+#endif

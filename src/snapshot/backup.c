@@ -1,0 +1,954 @@
+/*
+ * snapshot/backup.c - the archiver: walks sources, chunks files, stores new
+ * chunks in parallel, writes tree nodes bottom-up, then the snapshot.
+ *
+ * Pipeline: the calling thread walks, reads and chunks (FastCDC), hashes
+ * each chunk and claims it; only new chunks are copied into a bounded
+ * queue, from which one worker per core compresses, seals and packs them.
+ * Trees are written by the calling thread.  A file whose size, mtime,
+ * ctime and inode match its entry in the parent snapshot is not read
+ * again: its chunk list is reused (after checking the chunks are indexed).
+ * Commit order: workers flushed -> index file -> snapshot (the commit
+ * point); any failure before that leaves no snapshot.
+ */
+#include "arca/snapshot.h"
+#include "util/timefmt.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PROGRAM "arca 0.1.0"
+
+typedef struct job {
+	arca_id id;
+	uint8_t *data;
+	size_t n;
+} job;
+
+typedef struct queue {
+	pthread_mutex_t mu;
+	pthread_cond_t not_empty, not_full;
+	job *ring;
+	size_t cap, head, count;
+	bool closed;
+} queue;
+
+typedef struct archiver {
+	arca_repo *r;
+	const arca_backup_opts *o;
+	arca_chunker *ch;
+	arca_chunker_params cp;
+	arca_repo_reader *rd;
+	arca_repo_writer *tw;
+	queue q;
+	pthread_t *workers;
+	unsigned nworkers;
+	pthread_mutex_t err_mu;
+	int worker_rc;
+	char worker_msg[1024];
+	uint8_t *buf;
+	size_t bufcap;
+	arca_id *chunks;
+	size_t nchunks, capchunks;
+	arca_snapshot_stats st;
+	arca_progress prog;
+	double t0, last_progress;
+	uid_t cached_uid;
+	gid_t cached_gid;
+	char uname[256], gname[256];
+	bool have_uid, have_gid;
+} archiver;
+
+/* ---- work queue ---- */
+
+static int queue_init(queue *q, size_t cap)
+{
+	memset(q, 0, sizeof(*q));
+	q->ring = calloc(cap, sizeof(job));
+	if (!q->ring)
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	q->cap = cap;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->not_empty, NULL);
+	pthread_cond_init(&q->not_full, NULL);
+	return 0;
+}
+
+static void queue_push(queue *q, job *j)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->count == q->cap)
+		pthread_cond_wait(&q->not_full, &q->mu);
+	q->ring[(q->head + q->count) % q->cap] = *j;
+	q->count++;
+	pthread_cond_signal(&q->not_empty);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static bool queue_pop(queue *q, job *j)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->count == 0 && !q->closed)
+		pthread_cond_wait(&q->not_empty, &q->mu);
+	if (q->count == 0) {
+		pthread_mutex_unlock(&q->mu);
+		return false;
+	}
+	*j = q->ring[q->head];
+	q->head = (q->head + 1) % q->cap;
+	q->count--;
+	pthread_cond_signal(&q->not_full);
+	pthread_mutex_unlock(&q->mu);
+	return true;
+}
+
+static void queue_close(queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->closed = true;
+	pthread_cond_broadcast(&q->not_empty);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static void queue_destroy(queue *q)
+{
+	size_t i;
+	for (i = 0; i < q->count; i++)
+		free(q->ring[(q->head + i) % q->cap].data);
+	free(q->ring);
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->not_empty);
+	pthread_cond_destroy(&q->not_full);
+}
+
+static void worker_fail(archiver *a, int rc)
+{
+	pthread_mutex_lock(&a->err_mu);
+	if (!a->worker_rc) {
+		a->worker_rc = rc;
+		snprintf(a->worker_msg, sizeof(a->worker_msg), "%s", arca_error_message());
+	}
+	pthread_mutex_unlock(&a->err_mu);
+}
+
+static int worker_failed(archiver *a)
+{
+	int rc;
+	pthread_mutex_lock(&a->err_mu);
+	rc = a->worker_rc;
+	pthread_mutex_unlock(&a->err_mu);
+	return rc;
+}
+
+static void *worker_main(void *arg)
+{
+	archiver *a = arg;
+	arca_repo_writer *w = NULL;
+	job j;
+	int rc = arca_repo_writer_new(&w, a->r);
+	if (rc)
+		worker_fail(a, rc);
+	while (queue_pop(&a->q, &j)) {
+		if (w && !worker_failed(a) && (rc = arca_repo_blob_store(w, ARCA_BLOB_DATA, &j.id, j.data, j.n)))
+			worker_fail(a, rc);
+		free(j.data);
+	}
+	if (w && !worker_failed(a) && (rc = arca_repo_writer_flush(w)))
+		worker_fail(a, rc);
+	arca_repo_writer_free(w);
+	return NULL;
+}
+
+/* ---- helpers ---- */
+
+static void warn_src(archiver *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn_src(archiver *a, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	a->st.errors++;
+	a->prog.errors++;
+	if (a->o->warn)
+		a->o->warn(msg, a->o->warn_payload);
+}
+
+static void progress(archiver *a, const char *current, bool force)
+{
+	double now;
+	if (!a->o->progress)
+		return;
+	now = arca_monotonic();
+	if (!force && now - a->last_progress < 0.2)
+		return;
+	a->last_progress = now;
+	a->prog.elapsed = now - a->t0;
+	a->prog.current = current;
+	a->o->progress(&a->prog, a->o->progress_payload);
+}
+
+static bool excluded(archiver *a, const char *path, const char *name)
+{
+	size_t i;
+	for (i = 0; i < a->o->nexcludes; i++) {
+		const char *p = a->o->excludes[i];
+		size_t pl = strlen(p);
+		if (!strchr(p, '/')) {
+			if (!fnmatch(p, name, FNM_PERIOD & 0))
+				return true;
+		} else if (!fnmatch(p, path, 0) ||
+			   (!strncmp(path, p, pl) && (path[pl] == '/' || path[pl] == '\0'))) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static char *dup_str(const char *s) { return strdup(s ? s : ""); }
+
+static int fill_node(archiver *a, arca_node *n, const char *name, const struct stat *st)
+{
+	memset(n, 0, sizeof(*n));
+	n->name = strdup(name);
+	n->mode = st->st_mode & 07777;
+	n->uid = st->st_uid;
+	n->gid = st->st_gid;
+	if (!a->have_uid || a->cached_uid != st->st_uid) {
+		struct passwd *pw = getpwuid(st->st_uid);
+		snprintf(a->uname, sizeof(a->uname), "%s", pw ? pw->pw_name : "");
+		a->cached_uid = st->st_uid;
+		a->have_uid = true;
+	}
+	if (!a->have_gid || a->cached_gid != st->st_gid) {
+		struct group *gr = getgrgid(st->st_gid);
+		snprintf(a->gname, sizeof(a->gname), "%s", gr ? gr->gr_name : "");
+		a->cached_gid = st->st_gid;
+		a->have_gid = true;
+	}
+	n->user = dup_str(a->uname);
+	n->group = dup_str(a->gname);
+	n->mtime_ns = (int64_t)st->st_mtim.tv_sec * ARCA_NS_PER_SEC + st->st_mtim.tv_nsec;
+	n->ctime_ns = (int64_t)st->st_ctim.tv_sec * ARCA_NS_PER_SEC + st->st_ctim.tv_nsec;
+	n->inode = st->st_ino;
+	n->dev = st->st_dev;
+	n->nlink = st->st_nlink;
+	if (!n->name || !n->user || !n->group)
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	return 0;
+}
+
+static int push_chunk(archiver *a, const arca_id *id)
+{
+	if (a->nchunks == a->capchunks) {
+		size_t nc = a->capchunks ? a->capchunks * 2 : 256;
+		arca_id *nv = realloc(a->chunks, nc * sizeof(*nv));
+		if (!nv)
+			return arca_error_set(ARCA_NOMEM, "out of memory");
+		a->chunks = nv;
+		a->capchunks = nc;
+	}
+	a->chunks[a->nchunks++] = *id;
+	return 0;
+}
+
+static int emit_chunk(archiver *a, const uint8_t *p, size_t n)
+{
+	arca_id id;
+	job j;
+	int rc;
+	arca_repo_blob_id(a->r, &id, p, n);
+	if ((rc = push_chunk(a, &id)))
+		return rc;
+	rc = arca_repo_blob_claim(a->r, &id);
+	if (rc <= 0)
+		return rc;
+	j.id = id;
+	j.n = n;
+	j.data = malloc(n ? n : 1);
+	if (!j.data)
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	memcpy(j.data, p, n);
+	queue_push(&a->q, &j);
+	return 0;
+}
+
+/* Chunk everything readable from fd; the chunk ids land in a->chunks. */
+static int chunk_fd(archiver *a, int fd, const char *path, uint64_t *size)
+{
+	size_t start = 0, len = 0, max = a->cp.max;
+	bool eof = false;
+	int rc;
+	*size = 0;
+	a->nchunks = 0;
+	for (;;) {
+		while (!eof && len < max) {
+			ssize_t got = read(fd, a->buf + start + len, a->bufcap - start - len);
+			if (got < 0) {
+				if (errno == EINTR)
+					continue;
+				return arca_error_errno(errno, "cannot read %s", path);
+			}
+			if (got == 0)
+				eof = true;
+			len += (size_t)got;
+			*size += (uint64_t)got;
+			a->st.bytes_read += (uint64_t)got;
+			a->prog.bytes += (uint64_t)got;
+		}
+		if (len == 0)
+			break;
+		{
+			size_t cut = arca_chunker_next(a->ch, a->buf + start, len, eof);
+			if (cut == 0 || cut > len)
+				cut = len; /* cannot happen: len >= max or eof */
+			if ((rc = emit_chunk(a, a->buf + start, cut)))
+				return rc;
+			start += cut;
+			len -= cut;
+		}
+		if ((rc = worker_failed(a)))
+			return arca_error_set(rc, "%s", a->worker_msg);
+		if (a->bufcap - start < max + 1) {
+			memmove(a->buf, a->buf + start, len);
+			start = 0;
+		}
+		progress(a, path, false);
+	}
+	return 0;
+}
+
+static bool chunks_indexed(archiver *a, const arca_node *p)
+{
+	size_t i;
+	for (i = 0; i < p->nchunks; i++)
+		if (!arca_index_has(arca_repo_index(a->r), &p->chunks[i]))
+			return false;
+	return true;
+}
+
+static int set_chunks(archiver *a, arca_node *n, const arca_id *src, size_t count)
+{
+	n->nchunks = count;
+	n->chunks = NULL;
+	if (!count)
+		return 0;
+	n->chunks = malloc(count * sizeof(arca_id));
+	if (!n->chunks)
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	memcpy(n->chunks, src, count * sizeof(arca_id));
+	return 0;
+}
+
+/* 1 = stored, 0 = skipped (unreadable, warned), <0 = fatal */
+static int archive_file(archiver *a, const char *path, const struct stat *st, arca_node *n,
+			const arca_node *pn)
+{
+	uint64_t size;
+	int fd, rc;
+	n->kind = ARCA_NODE_FILE;
+	if (pn && pn->kind == ARCA_NODE_FILE && pn->size == (uint64_t)st->st_size &&
+	    pn->mtime_ns == n->mtime_ns && pn->ctime_ns == n->ctime_ns && pn->inode == n->inode &&
+	    chunks_indexed(a, pn)) {
+		n->size = pn->size;
+		a->st.files_unmodified++;
+		a->st.bytes_total += n->size;
+		a->prog.bytes += n->size;
+		return set_chunks(a, n, pn->chunks, pn->nchunks) ? -1 : 1;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		warn_src(a, "cannot open %s: %s (skipped)", path, strerror(errno));
+		return 0;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	rc = chunk_fd(a, fd, path, &size);
+	close(fd);
+	if (rc) {
+		if (rc == ARCA_NOTFOUND || rc == ARCA_AUTH || (rc == ARCA_ERROR && !worker_failed(a))) {
+			warn_src(a, "%s (skipped)", arca_error_message());
+			return 0;
+		}
+		return rc;
+	}
+	n->size = size;
+	if (pn)
+		a->st.files_changed++;
+	else
+		a->st.files_new++;
+	a->st.bytes_total += size;
+	return set_chunks(a, n, a->chunks, a->nchunks) ? -1 : 1;
+}
+
+static int save_tree(archiver *a, arca_tree *t, arca_id *out)
+{
+	arca_buf b = ARCA_BUF_INIT;
+	bool added;
+	int rc = arca_tree_encode(t, &b);
+	if (!rc)
+		rc = arca_repo_blob_save(a->tw, ARCA_BLOB_TREE, b.data, b.len, out, &added);
+	arca_buf_free(&b);
+	return rc;
+}
+
+static int archive_dir(archiver *a, const char *path, const arca_tree *ptree, arca_id *out);
+
+static int load_parent_subtree(archiver *a, const arca_node *pn, arca_tree **out)
+{
+	*out = NULL;
+	if (!pn || pn->kind != ARCA_NODE_DIR)
+		return 0;
+	if (arca_tree_load(a->rd, &pn->subtree, out)) {
+		*out = NULL; /* a parent we cannot read only costs a re-read */
+		arca_error_clear();
+	}
+	return 0;
+}
+
+/* Archive one filesystem entry into `into`.  <0 fatal. */
+static int archive_entry(archiver *a, const char *path, const char *name, const arca_node *pn,
+			 arca_tree *into)
+{
+	struct stat st;
+	arca_node n;
+	int rc = 0;
+	if (excluded(a, path, name))
+		return 0;
+	if (lstat(path, &st)) {
+		warn_src(a, "cannot stat %s: %s (skipped)", path, strerror(errno));
+		return 0;
+	}
+	if ((rc = fill_node(a, &n, name, &st)))
+		goto out;
+	if (S_ISREG(st.st_mode)) {
+		rc = archive_file(a, path, &st, &n, pn);
+		a->prog.files++;
+		if (rc <= 0)
+			goto out;
+		rc = 0;
+	} else if (S_ISDIR(st.st_mode)) {
+		arca_tree *pt = NULL;
+		n.kind = ARCA_NODE_DIR;
+		load_parent_subtree(a, pn, &pt);
+		rc = archive_dir(a, path, pt, &n.subtree);
+		arca_tree_free(pt);
+		if (rc == 1) { /* unreadable directory: skipped */
+			rc = 0;
+			goto out;
+		}
+		if (rc)
+			goto out;
+	} else if (S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX + 1];
+		ssize_t l = readlink(path, target, PATH_MAX);
+		if (l < 0) {
+			warn_src(a, "cannot read link %s: %s (skipped)", path, strerror(errno));
+			goto out;
+		}
+		target[l] = '\0';
+		n.kind = ARCA_NODE_SYMLINK;
+		n.link_target = strdup(target);
+		n.size = (uint64_t)l;
+	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+		n.kind = S_ISCHR(st.st_mode) ? ARCA_NODE_CHARDEV : ARCA_NODE_BLOCKDEV;
+		n.rdev = st.st_rdev;
+	} else if (S_ISFIFO(st.st_mode)) {
+		n.kind = ARCA_NODE_FIFO;
+	} else if (S_ISSOCK(st.st_mode)) {
+		n.kind = ARCA_NODE_SOCKET;
+	} else {
+		goto out;
+	}
+	rc = arca_tree_add(into, &n);
+out:
+	arca_node_clear(&n);
+	return rc;
+}
+
+static int cmp_cstr(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
+
+/* 0 ok, 1 unreadable (warned), <0 fatal. */
+static int archive_dir(archiver *a, const char *path, const arca_tree *ptree, arca_id *out)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	char **names = NULL, *child = NULL;
+	size_t n = 0, cap = 0, i, plen = strlen(path);
+	arca_tree t = { 0 };
+	int rc = 0;
+	if (!d) {
+		warn_src(a, "cannot read directory %s: %s (skipped)", path, strerror(errno));
+		return 1;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			char **nv;
+			cap = cap ? cap * 2 : 64;
+			nv = realloc(names, cap * sizeof(*nv));
+			if (!nv) {
+				rc = arca_error_set(ARCA_NOMEM, "out of memory");
+				goto out;
+			}
+			names = nv;
+		}
+		if (!(names[n] = strdup(de->d_name))) {
+			rc = arca_error_set(ARCA_NOMEM, "out of memory");
+			goto out;
+		}
+		n++;
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_cstr);
+	for (i = 0; i < n; i++) {
+		size_t nl = strlen(names[i]);
+		char *np = realloc(child, plen + nl + 2);
+		if (!np) {
+			rc = arca_error_set(ARCA_NOMEM, "out of memory");
+			goto out;
+		}
+		child = np;
+		if (plen == 1 && path[0] == '/')
+			snprintf(child, plen + nl + 2, "/%s", names[i]);
+		else
+			snprintf(child, plen + nl + 2, "%s/%s", path, names[i]);
+		if ((rc = archive_entry(a, child, names[i], ptree ? arca_tree_find(ptree, names[i]) : NULL, &t)))
+			goto out;
+	}
+	a->st.dirs++;
+	a->prog.dirs++;
+	rc = save_tree(a, &t, out);
+out:
+	closedir(d);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(child);
+	arca_tree_clear(&t);
+	return rc;
+}
+
+/*
+ * Build the tree above the given absolute paths: components that lead to a
+ * backed-up path become directories with the metadata of the real
+ * directory, like restic.  paths[] share the prefix `prefix` ("" = root).
+ */
+static int archive_virtual(archiver *a, const char *prefix, char **paths, size_t n, const arca_tree *ptree,
+			   arca_id *out)
+{
+	arca_tree t = { 0 };
+	size_t i = 0, plen = strlen(prefix);
+	int rc = 0;
+	while (i < n && !rc) {
+		const char *comp = paths[i] + plen + 1, *slash = strchr(comp, '/');
+		size_t clen = slash ? (size_t)(slash - comp) : strlen(comp), j = i;
+		char name[ARCA_NAME_MAX + 1], *child;
+		const arca_node *pn;
+		if (clen > ARCA_NAME_MAX) {
+			rc = arca_error_set(ARCA_INVAL, "path component too long in %s", paths[i]);
+			break;
+		}
+		memcpy(name, comp, clen);
+		name[clen] = '\0';
+		while (j < n && !strncmp(paths[j] + plen + 1, name, clen) &&
+		       (paths[j][plen + 1 + clen] == '/' || paths[j][plen + 1 + clen] == '\0'))
+			j++;
+		child = malloc(plen + clen + 2);
+		if (!child) {
+			rc = arca_error_set(ARCA_NOMEM, "out of memory");
+			break;
+		}
+		snprintf(child, plen + clen + 2, "%s/%s", prefix, name);
+		pn = ptree ? arca_tree_find(ptree, name) : NULL;
+		if (j == i + 1 && !strcmp(paths[i], child)) {
+			rc = archive_entry(a, child, name, pn, &t);
+		} else {
+			struct stat st;
+			arca_node node;
+			arca_tree *pt = NULL;
+			if (stat(child, &st) || !S_ISDIR(st.st_mode)) {
+				warn_src(a, "cannot stat %s (skipped)", child);
+				free(child);
+				i = j;
+				continue;
+			}
+			if (!(rc = fill_node(a, &node, name, &st))) {
+				node.kind = ARCA_NODE_DIR;
+				load_parent_subtree(a, pn, &pt);
+				rc = archive_virtual(a, child, paths + i, j - i, pt, &node.subtree);
+				arca_tree_free(pt);
+				if (!rc)
+					rc = arca_tree_add(&t, &node);
+			}
+			arca_node_clear(&node);
+		}
+		free(child);
+		i = j;
+	}
+	if (!rc)
+		rc = save_tree(a, &t, out);
+	arca_tree_clear(&t);
+	return rc;
+}
+
+/* Absolute, lexically normalised path (no symlink resolution, like
+ * restic).  Caller frees. */
+static char *abs_path(const char *p)
+{
+	char cwd[PATH_MAX], *in, *out, *tok, *save = NULL;
+	size_t cap;
+	if (p[0] == '/') {
+		in = strdup(p);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return NULL;
+		cap = strlen(cwd) + strlen(p) + 2;
+		in = malloc(cap);
+		if (in)
+			snprintf(in, cap, "%s/%s", cwd, p);
+	}
+	if (!in)
+		return NULL;
+	out = calloc(1, strlen(in) + 2);
+	if (!out) {
+		free(in);
+		return NULL;
+	}
+	for (tok = strtok_r(in, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(tok, "."))
+			continue;
+		if (!strcmp(tok, "..")) {
+			char *s = strrchr(out, '/');
+			if (s)
+				*s = '\0';
+			continue;
+		}
+		strcat(out, "/");
+		strcat(out, tok);
+	}
+	if (!out[0])
+		strcpy(out, "/");
+	free(in);
+	return out;
+}
+
+static int find_parent(archiver *a, char **paths, size_t n, const char *host, arca_snapshot_list *l,
+		       const arca_snapshot **out)
+{
+	size_t i, k;
+	*out = NULL;
+	for (i = l->n; i-- > 0;) {
+		const arca_snapshot *s = l->v[i];
+		bool same = s->npaths == n && s->host && !strcmp(s->host, host);
+		for (k = 0; same && k < n; k++)
+			if (strcmp(s->paths[k], paths[k]))
+				same = false;
+		if (same) {
+			*out = s;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static int archive_stdin(archiver *a, const char *name, arca_id *out)
+{
+	arca_tree t = { 0 };
+	arca_node n;
+	struct stat st;
+	int64_t now = arca_time_now_ns();
+	uint64_t size;
+	int rc;
+	if (!arca_name_is_safe(name, strlen(name)))
+		return arca_error_set(ARCA_INVAL, "--stdin-name '%s' must be a plain file name", name);
+	memset(&st, 0, sizeof(st));
+	st.st_mode = S_IFREG | 0600;
+	st.st_uid = getuid();
+	st.st_gid = getgid();
+	st.st_mtim.tv_sec = now / ARCA_NS_PER_SEC;
+	st.st_ctim = st.st_mtim;
+	st.st_nlink = 1;
+	if ((rc = fill_node(a, &n, name, &st)))
+		goto out;
+	n.kind = ARCA_NODE_FILE;
+	if ((rc = chunk_fd(a, a->o->stdin_fd, name, &size)))
+		goto out;
+	n.size = size;
+	a->st.files_new++;
+	a->st.bytes_total += size;
+	a->prog.files++;
+	if ((rc = set_chunks(a, &n, a->chunks, a->nchunks)) || (rc = arca_tree_add(&t, &n)))
+		goto out;
+	rc = save_tree(a, &t, out);
+out:
+	arca_node_clear(&n);
+	arca_tree_clear(&t);
+	return rc;
+}
+
+static int stop_workers(archiver *a)
+{
+	unsigned i;
+	if (!a->workers)
+		return 0;
+	queue_close(&a->q);
+	for (i = 0; i < a->nworkers; i++)
+		pthread_join(a->workers[i], NULL);
+	free(a->workers);
+	a->workers = NULL;
+	return worker_failed(a);
+}
+
+static int copy_strs(char ***dst, size_t *dn, const char *const *src, size_t n)
+{
+	size_t i;
+	*dst = calloc(n ? n : 1, sizeof(char *));
+	if (!*dst)
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		if (!((*dst)[i] = strdup(src[i])))
+			return arca_error_set(ARCA_NOMEM, "out of memory");
+	*dn = n;
+	return 0;
+}
+
+static int copy_kvs(arca_kv **dst, size_t *dn, const arca_kv *src, size_t n)
+{
+	size_t i;
+	*dst = calloc(n ? n : 1, sizeof(arca_kv));
+	if (!*dst)
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		(*dst)[i].key = strdup(src[i].key);
+		(*dst)[i].value = strdup(src[i].value);
+		*dn = i + 1;
+		if (!(*dst)[i].key || !(*dst)[i].value)
+			return arca_error_set(ARCA_NOMEM, "out of memory");
+	}
+	*dn = n;
+	return 0;
+}
+
+int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res)
+{
+	archiver a;
+	arca_snapshot_list list = { 0 };
+	const arca_snapshot *parent = NULL;
+	arca_snapshot *snap = NULL;
+	arca_tree *ptree = NULL;
+	char **paths = NULL, host[256];
+	size_t npaths = 0, i, k;
+	arca_id root;
+	arca_repo_write_stats ws0, ws1;
+	unsigned t;
+	long ncpu;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(res, 0, sizeof(*res));
+	a.r = r;
+	a.o = o;
+	a.cp = *arca_repo_chunker_params(r);
+	a.t0 = arca_monotonic();
+	pthread_mutex_init(&a.err_mu, NULL);
+	arca_repo_write_stats_get(r, &ws0);
+
+	if (o->host)
+		snprintf(host, sizeof(host), "%s", o->host);
+	else if (gethostname(host, sizeof(host)))
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+
+	if (o->stdin_fd < 0) {
+		if (!o->npaths) {
+			rc = arca_error_set(ARCA_INVAL, "nothing to back up: give paths or --stdin");
+			goto out;
+		}
+		paths = calloc(o->npaths, sizeof(char *));
+		if (!paths) {
+			rc = arca_error_set(ARCA_NOMEM, "out of memory");
+			goto out;
+		}
+		for (i = 0; i < o->npaths; i++) {
+			struct stat st;
+			char *p = abs_path(o->paths[i]);
+			if (!p) {
+				rc = arca_error_set(ARCA_NOMEM, "cannot resolve path %s", o->paths[i]);
+				goto out;
+			}
+			if (lstat(p, &st)) {
+				rc = arca_error_errno(errno, "cannot back up %s", o->paths[i]);
+				free(p);
+				goto out;
+			}
+			paths[npaths++] = p;
+		}
+		qsort(paths, npaths, sizeof(char *), cmp_cstr);
+		/* drop duplicates and paths inside another given path */
+		for (i = 0, k = 0; i < npaths; i++) {
+			size_t pl = k ? strlen(paths[k - 1]) : 0;
+			if (k && (!strcmp(paths[k - 1], paths[i]) || !strcmp(paths[k - 1], "/") ||
+				  (!strncmp(paths[i], paths[k - 1], pl) && paths[i][pl] == '/'))) {
+				free(paths[i]);
+				continue;
+			}
+			paths[k++] = paths[i];
+		}
+		npaths = k;
+	} else {
+		if (!o->stdin_name || !*o->stdin_name) {
+			rc = arca_error_set(ARCA_INVAL, "--stdin needs --stdin-name");
+			goto out;
+		}
+		paths = calloc(1, sizeof(char *));
+		if (!paths || !(paths[0] = abs_path(o->stdin_name))) {
+			rc = arca_error_set(ARCA_NOMEM, "out of memory");
+			goto out;
+		}
+		npaths = 1;
+	}
+
+	if ((rc = arca_snapshot_list_load(r, &list)))
+		goto out;
+	if (o->parent) {
+		for (i = 0; i < list.n; i++)
+			if (arca_id_eq(&list.v[i]->id, o->parent))
+				parent = list.v[i];
+		if (!parent) {
+			rc = arca_error_set(ARCA_NOTFOUND, "parent snapshot not found");
+			goto out;
+		}
+	} else if (!o->no_parent && o->stdin_fd < 0) {
+		find_parent(&a, paths, npaths, host, &list, &parent);
+	}
+
+	if ((rc = arca_chunker_new(&a.ch, &a.cp, arca_repo_gear(r))) || (rc = arca_repo_reader_new(&a.rd, r)) ||
+	    (rc = arca_repo_writer_new(&a.tw, r)))
+		goto out;
+	a.bufcap = (size_t)a.cp.max * 2 + 4 * 1024 * 1024;
+	a.buf = malloc(a.bufcap);
+	if (!a.buf) {
+		rc = arca_error_set(ARCA_NOMEM, "out of memory for the read buffer");
+		goto out;
+	}
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	a.nworkers = o->threads ? o->threads : (unsigned)(ncpu > 0 ? ncpu : 2);
+	if (a.nworkers > 64)
+		a.nworkers = 64;
+	if ((rc = queue_init(&a.q, a.nworkers * 4 + 4)))
+		goto out;
+	a.workers = calloc(a.nworkers, sizeof(pthread_t));
+	if (!a.workers) {
+		rc = arca_error_set(ARCA_NOMEM, "out of memory");
+		goto out;
+	}
+	for (t = 0; t < a.nworkers; t++) {
+		if (pthread_create(&a.workers[t], NULL, worker_main, &a)) {
+			a.nworkers = t;
+			rc = arca_error_set(ARCA_ERROR, "cannot start worker threads");
+			goto out;
+		}
+	}
+
+	if (parent && arca_tree_load(a.rd, &parent->tree, &ptree)) {
+		ptree = NULL;
+		arca_error_clear();
+	}
+	if (o->stdin_fd >= 0)
+		rc = archive_stdin(&a, o->stdin_name, &root);
+	else if (npaths == 1 && !strcmp(paths[0], "/"))
+		rc = archive_dir(&a, "/", ptree, &root) == 1 ? arca_error_set(ARCA_ERROR, "cannot read /") : 0;
+	else
+		rc = archive_virtual(&a, "", paths, npaths, ptree, &root);
+	if (rc) {
+		stop_workers(&a);
+		goto out;
+	}
+	if ((rc = stop_workers(&a))) {
+		rc = arca_error_set(rc, "%s", a.worker_msg);
+		goto out;
+	}
+	if ((rc = arca_repo_writer_flush(a.tw)) || (rc = arca_repo_commit_index(r)))
+		goto out;
+	progress(&a, NULL, true);
+
+	if (o->before_commit && (rc = o->before_commit(o->commit_payload)))
+		goto out;
+
+	snap = calloc(1, sizeof(*snap));
+	if (!snap) {
+		rc = arca_error_set(ARCA_NOMEM, "out of memory");
+		goto out;
+	}
+	snap->time_ns = o->time_ns ? o->time_ns : arca_time_now_ns();
+	snap->tree = root;
+	snap->host = strdup(host);
+	{
+		struct passwd *pw = getpwuid(getuid());
+		snap->user = strdup(pw ? pw->pw_name : "");
+	}
+	snap->uid = getuid();
+	snap->gid = getgid();
+	snap->type = strdup(o->type ? o->type : "manual");
+	snap->program = strdup(PROGRAM);
+	snap->expires_ns = o->expires_ns;
+	if (parent) {
+		snap->has_parent = true;
+		snap->parent = parent->id;
+	}
+	if ((rc = copy_strs(&snap->paths, &snap->npaths, (const char *const *)paths, npaths)) ||
+	    (rc = copy_strs(&snap->tags, &snap->ntags, o->tags, o->ntags)) ||
+	    (rc = copy_kvs(&snap->meta, &snap->nmeta, o->meta, o->nmeta)) ||
+	    (rc = copy_kvs(&snap->source, &snap->nsource, o->source, o->nsource)))
+		goto out;
+	if (!snap->host || !snap->user || !snap->type || !snap->program) {
+		rc = arca_error_set(ARCA_NOMEM, "out of memory");
+		goto out;
+	}
+	arca_repo_write_stats_get(r, &ws1);
+	a.st.blobs_new = ws1.blobs_new - ws0.blobs_new;
+	a.st.bytes_added_raw = ws1.raw_bytes_new - ws0.raw_bytes_new;
+	a.st.bytes_added = ws1.stored_bytes_new - ws0.stored_bytes_new;
+	a.st.duration_ms = (uint64_t)((arca_monotonic() - a.t0) * 1000);
+	snap->stats = a.st;
+	if ((rc = arca_snapshot_save(r, snap)))
+		goto out;
+	res->snapshot_id = snap->id;
+	res->has_parent = snap->has_parent;
+	res->parent = snap->parent;
+	res->stats = a.st;
+out:
+	if (a.workers)
+		stop_workers(&a);
+	if (a.q.ring)
+		queue_destroy(&a.q);
+	arca_snapshot_free(snap);
+	arca_tree_free(ptree);
+	arca_snapshot_list_free(&list);
+	for (i = 0; i < npaths; i++)
+		free(paths[i]);
+	free(paths);
+	arca_chunker_free(a.ch);
+	arca_repo_reader_free(a.rd);
+	arca_repo_writer_free(a.tw);
+	free(a.buf);
+	free(a.chunks);
+	pthread_mutex_destroy(&a.err_mu);
+	return rc;
+}

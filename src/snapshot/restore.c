@@ -1,0 +1,740 @@
+/*
+ * snapshot/restore.c - restoring a snapshot into a target directory.
+ *
+ * Safety is structural: every directory is created with mkdirat() and
+ * opened with openat(O_NOFOLLOW | O_DIRECTORY) relative to its parent's
+ * descriptor, starting from the target; names come from the tree decoder,
+ * which refuses '/', "." and "..".  Nothing ever resolves a path through a
+ * symlink the snapshot (or anyone else) planted, so no write can land
+ * outside the target.  Existing files are unlinked and recreated with
+ * O_EXCL, so a planted hard link cannot redirect writes either.
+ *
+ * Speed: the calling thread walks trees and creates directories; one
+ * worker per core fetches, verifies and writes file contents, skipping
+ * all-zero chunks (sparse files).  Directory metadata is applied last,
+ * deepest first, so writing files does not disturb directory mtimes.
+ */
+#include "arca/snapshot.h"
+#include "util/timefmt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+typedef struct rjob {
+	int dirfd;
+	char *relpath; /* for messages */
+	arca_node node; /* owned copy */
+} rjob;
+
+typedef struct rqueue {
+	pthread_mutex_t mu;
+	pthread_cond_t not_empty, not_full;
+	rjob *ring;
+	size_t cap, head, count;
+	bool closed;
+} rqueue;
+
+typedef struct dir_meta {
+	char *relpath;
+	arca_node node; /* metadata only */
+} dir_meta;
+
+typedef struct hardlink {
+	char *from; /* existing restored path */
+	char *to;   /* new link path */
+} hardlink;
+
+typedef struct inode_seen {
+	uint64_t dev, ino;
+	char *relpath;
+} inode_seen;
+
+typedef struct restorer {
+	arca_repo *r;
+	const arca_restore_opts *o;
+	arca_repo_reader *rd;
+	int rootfd;
+	bool is_root;
+	rqueue q;
+	pthread_t *workers;
+	unsigned nworkers;
+	pthread_mutex_t mu; /* errors, result */
+	int fatal_rc;
+	char fatal_msg[1024];
+	arca_restore_result res;
+	dir_meta *dirs;
+	size_t ndirs, capdirs;
+	hardlink *links;
+	size_t nlinks, caplinks;
+	inode_seen *seen;
+	size_t nseen, capseen;
+	arca_progress prog;
+	double t0, last;
+} restorer;
+
+static void rwarn(restorer *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rwarn(restorer *s, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&s->mu);
+	s->res.errors++;
+	pthread_mutex_unlock(&s->mu);
+	if (s->o->warn)
+		s->o->warn(msg, s->o->warn_payload);
+}
+
+static void set_fatal(restorer *s, int rc)
+{
+	pthread_mutex_lock(&s->mu);
+	if (!s->fatal_rc) {
+		s->fatal_rc = rc;
+		snprintf(s->fatal_msg, sizeof(s->fatal_msg), "%s", arca_error_message());
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static int get_fatal(restorer *s)
+{
+	int rc;
+	pthread_mutex_lock(&s->mu);
+	rc = s->fatal_rc;
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/* ---- node copies ---- */
+
+static int node_copy(arca_node *dst, const arca_node *src, bool with_chunks)
+{
+	*dst = *src;
+	dst->name = strdup(src->name);
+	dst->user = strdup(src->user ? src->user : "");
+	dst->group = strdup(src->group ? src->group : "");
+	dst->link_target = src->link_target ? strdup(src->link_target) : NULL;
+	dst->chunks = NULL;
+	dst->nchunks = 0;
+	if (with_chunks && src->nchunks) {
+		dst->chunks = malloc(src->nchunks * sizeof(arca_id));
+		if (dst->chunks) {
+			memcpy(dst->chunks, src->chunks, src->nchunks * sizeof(arca_id));
+			dst->nchunks = src->nchunks;
+		}
+	}
+	if (!dst->name || !dst->user || !dst->group || (src->link_target && !dst->link_target) ||
+	    (with_chunks && src->nchunks && !dst->chunks)) {
+		arca_node_clear(dst);
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* ---- metadata ---- */
+
+static void apply_meta_fd(restorer *s, int fd, const arca_node *n, const char *rel)
+{
+	struct timespec ts[2];
+	if (s->is_root && fchown(fd, n->uid, n->gid))
+		rwarn(s, "cannot set owner of %s: %s", rel, strerror(errno));
+	if (fchmod(fd, n->mode))
+		rwarn(s, "cannot set mode of %s: %s", rel, strerror(errno));
+	ts[0].tv_sec = n->mtime_ns / ARCA_NS_PER_SEC;
+	ts[0].tv_nsec = n->mtime_ns % ARCA_NS_PER_SEC;
+	if (ts[0].tv_nsec < 0) {
+		ts[0].tv_nsec += ARCA_NS_PER_SEC;
+		ts[0].tv_sec--;
+	}
+	ts[1] = ts[0];
+	if (futimens(fd, ts))
+		rwarn(s, "cannot set times of %s: %s", rel, strerror(errno));
+}
+
+static void apply_meta_at(restorer *s, int dirfd, const arca_node *n, const char *rel)
+{
+	struct timespec ts[2];
+	if (s->is_root && fchownat(dirfd, n->name, n->uid, n->gid, AT_SYMLINK_NOFOLLOW))
+		rwarn(s, "cannot set owner of %s: %s", rel, strerror(errno));
+	if (n->kind != ARCA_NODE_SYMLINK && fchmodat(dirfd, n->name, n->mode, 0))
+		rwarn(s, "cannot set mode of %s: %s", rel, strerror(errno));
+	ts[0].tv_sec = n->mtime_ns / ARCA_NS_PER_SEC;
+	ts[0].tv_nsec = n->mtime_ns % ARCA_NS_PER_SEC;
+	if (ts[0].tv_nsec < 0) {
+		ts[0].tv_nsec += ARCA_NS_PER_SEC;
+		ts[0].tv_sec--;
+	}
+	ts[1] = ts[0];
+	if (utimensat(dirfd, n->name, ts, AT_SYMLINK_NOFOLLOW))
+		rwarn(s, "cannot set times of %s: %s", rel, strerror(errno));
+}
+
+/* Open the directory at relpath ("a/b") beneath rootfd, never following a
+ * symlink.  relpath "" is the root itself. */
+static int open_beneath(int rootfd, const char *relpath)
+{
+	char buf[8192], *tok, *save = NULL;
+	int fd = dup(rootfd), next;
+	if (fd < 0)
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", relpath);
+	for (tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		next = openat(fd, tok, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		if (next < 0)
+			return -1;
+		fd = next;
+	}
+	return fd;
+}
+
+static void split_rel(const char *rel, char *dir, size_t dn, const char **base)
+{
+	const char *slash = strrchr(rel, '/');
+	if (!slash) {
+		dir[0] = '\0';
+		*base = rel;
+		return;
+	}
+	snprintf(dir, dn, "%.*s", (int)(slash - rel), rel);
+	*base = slash + 1;
+}
+
+/* ---- file contents (workers) ---- */
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && !memcmp(p, p + 1, n - 1));
+}
+
+static int write_all_at(int fd, const uint8_t *p, size_t n, off_t off)
+{
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+static int verify_file(restorer *s, arca_repo_reader *rd, int fd, const arca_node *n, arca_buf *buf)
+{
+	size_t i;
+	off_t off = 0;
+	for (i = 0; i < n->nchunks; i++) {
+		arca_index_loc loc;
+		arca_id got;
+		ssize_t g;
+		int rc;
+		if ((rc = arca_repo_blob_lookup(s->r, &n->chunks[i], &loc)))
+			return rc;
+		arca_buf_clear(buf);
+		if ((rc = arca_buf_reserve(buf, loc.raw_len)))
+			return rc;
+		g = pread(fd, buf->data, loc.raw_len, off);
+		if (g != (ssize_t)loc.raw_len)
+			return arca_error_set(ARCA_CORRUPT, "verify: short read at offset %lld", (long long)off);
+		arca_repo_blob_id(s->r, &got, buf->data, loc.raw_len);
+		if (!arca_id_eq(&got, &n->chunks[i]))
+			return arca_error_set(ARCA_CORRUPT, "verify: content differs at offset %lld", (long long)off);
+		off += (off_t)loc.raw_len;
+	}
+	return 0;
+}
+
+static void restore_file(restorer *s, arca_repo_reader *rd, rjob *j, arca_buf *buf)
+{
+	const arca_node *n = &j->node;
+	off_t off = 0;
+	size_t i;
+	int fd, rc;
+	if (unlinkat(j->dirfd, n->name, 0) && errno != ENOENT) {
+		rwarn(s, "cannot replace %s: %s", j->relpath, strerror(errno));
+		return;
+	}
+	fd = openat(j->dirfd, n->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (errno == ENOSPC || errno == EDQUOT)
+			set_fatal(s, arca_error_errno(errno, "cannot create %s", j->relpath));
+		else
+			rwarn(s, "cannot create %s: %s", j->relpath, strerror(errno));
+		return;
+	}
+	for (i = 0; i < n->nchunks; i++) {
+		arca_buf_clear(buf);
+		if ((rc = arca_repo_blob_load(rd, &n->chunks[i], buf))) {
+			rwarn(s, "%s: %s", j->relpath, arca_error_message());
+			goto out;
+		}
+		if (!all_zero(buf->data, buf->len) && write_all_at(fd, buf->data, buf->len, off)) {
+			int e = errno;
+			rc = arca_error_errno(e, "cannot write %s", j->relpath);
+			if (e == ENOSPC || e == EDQUOT)
+				set_fatal(s, rc);
+			else
+				rwarn(s, "%s", arca_error_message());
+			goto out;
+		}
+		off += (off_t)buf->len;
+		__atomic_add_fetch(&s->prog.bytes, buf->len, __ATOMIC_RELAXED);
+	}
+	if ((uint64_t)off != n->size)
+		rwarn(s, "%s: restored %lld bytes but the snapshot records %llu", j->relpath, (long long)off,
+		      (unsigned long long)n->size);
+	if (ftruncate(fd, off)) {
+		rwarn(s, "cannot set size of %s: %s", j->relpath, strerror(errno));
+		goto out;
+	}
+	if (s->o->verify) {
+		if ((rc = verify_file(s, rd, fd, n, buf))) {
+			rwarn(s, "%s: %s", j->relpath, arca_error_message());
+			goto out;
+		}
+		__atomic_add_fetch(&s->res.verified, 1, __ATOMIC_RELAXED);
+	}
+	apply_meta_fd(s, fd, n, j->relpath);
+	__atomic_add_fetch(&s->res.files, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->res.bytes, (uint64_t)off, __ATOMIC_RELAXED);
+out:
+	close(fd);
+}
+
+static void *rworker(void *arg)
+{
+	restorer *s = arg;
+	arca_repo_reader *rd = NULL;
+	arca_buf buf = ARCA_BUF_INIT;
+	rjob j;
+	int rc = arca_repo_reader_new(&rd, s->r);
+	if (rc)
+		set_fatal(s, rc);
+	for (;;) {
+		pthread_mutex_lock(&s->q.mu);
+		while (s->q.count == 0 && !s->q.closed)
+			pthread_cond_wait(&s->q.not_empty, &s->q.mu);
+		if (s->q.count == 0) {
+			pthread_mutex_unlock(&s->q.mu);
+			break;
+		}
+		j = s->q.ring[s->q.head];
+		s->q.head = (s->q.head + 1) % s->q.cap;
+		s->q.count--;
+		pthread_cond_signal(&s->q.not_full);
+		pthread_mutex_unlock(&s->q.mu);
+		if (rd && !get_fatal(s))
+			restore_file(s, rd, &j, &buf);
+		close(j.dirfd);
+		free(j.relpath);
+		arca_node_clear(&j.node);
+	}
+	arca_buf_free(&buf);
+	arca_repo_reader_free(rd);
+	return NULL;
+}
+
+static void push_job(restorer *s, rjob *j)
+{
+	pthread_mutex_lock(&s->q.mu);
+	while (s->q.count == s->q.cap)
+		pthread_cond_wait(&s->q.not_full, &s->q.mu);
+	s->q.ring[(s->q.head + s->q.count) % s->q.cap] = *j;
+	s->q.count++;
+	pthread_cond_signal(&s->q.not_empty);
+	pthread_mutex_unlock(&s->q.mu);
+}
+
+/* ---- selection ---- */
+
+static bool path_under(const char *path, const char *dir)
+{
+	size_t l = strlen(dir);
+	while (l > 1 && dir[l - 1] == '/')
+		l--;
+	return !strncmp(path, dir, l) && (path[l] == '/' || path[l] == '\0');
+}
+
+static bool match_pattern(const char *pat, const char *path, const char *name)
+{
+	if (!strchr(pat, '/'))
+		return !fnmatch(pat, name, 0);
+	return !fnmatch(pat, path, 0) || path_under(path, pat);
+}
+
+/* 0 skip, 1 restore, 2 descend only (an ancestor of an include) */
+static int selected(restorer *s, const char *path, const char *name, bool is_dir)
+{
+	size_t i;
+	for (i = 0; i < s->o->nexcludes; i++)
+		if (match_pattern(s->o->excludes[i], path, name))
+			return 0;
+	if (!s->o->nincludes)
+		return 1;
+	for (i = 0; i < s->o->nincludes; i++) {
+		const char *inc = s->o->includes[i];
+		if (match_pattern(inc, path, name))
+			return 1;
+		if (is_dir && inc[0] == '/' && path_under(inc, path))
+			return 2;
+		if (is_dir && !strchr(inc, '/'))
+			return 2; /* a name pattern may match deeper down */
+	}
+	return 0;
+}
+
+/* ---- walking ---- */
+
+static int remember_dir(restorer *s, const char *rel, const arca_node *n)
+{
+	if (s->ndirs == s->capdirs) {
+		size_t nc = s->capdirs ? s->capdirs * 2 : 64;
+		dir_meta *nv = realloc(s->dirs, nc * sizeof(*nv));
+		if (!nv)
+			return arca_error_set(ARCA_NOMEM, "out of memory");
+		s->dirs = nv;
+		s->capdirs = nc;
+	}
+	if (node_copy(&s->dirs[s->ndirs].node, n, false))
+		return ARCA_NOMEM;
+	if (!(s->dirs[s->ndirs].relpath = strdup(rel))) {
+		arca_node_clear(&s->dirs[s->ndirs].node);
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	}
+	s->ndirs++;
+	return 0;
+}
+
+/* Returns the relpath of an earlier restored file with the same inode, or
+ * records this one and returns NULL. */
+static const char *hardlink_seen(restorer *s, const arca_node *n, const char *rel)
+{
+	size_t i;
+	for (i = 0; i < s->nseen; i++)
+		if (s->seen[i].dev == n->dev && s->seen[i].ino == n->inode)
+			return s->seen[i].relpath;
+	if (s->nseen == s->capseen) {
+		size_t nc = s->capseen ? s->capseen * 2 : 32;
+		inode_seen *nv = realloc(s->seen, nc * sizeof(*nv));
+		if (!nv)
+			return NULL;
+		s->seen = nv;
+		s->capseen = nc;
+	}
+	s->seen[s->nseen].dev = n->dev;
+	s->seen[s->nseen].ino = n->inode;
+	s->seen[s->nseen].relpath = strdup(rel);
+	if (s->seen[s->nseen].relpath)
+		s->nseen++;
+	return NULL;
+}
+
+static void progress_tick(restorer *s, const char *cur)
+{
+	double now;
+	if (!s->o->progress)
+		return;
+	now = arca_monotonic();
+	if (now - s->last < 0.2)
+		return;
+	s->last = now;
+	s->prog.elapsed = now - s->t0;
+	s->prog.files = __atomic_load_n(&s->res.files, __ATOMIC_RELAXED);
+	s->prog.errors = __atomic_load_n(&s->res.errors, __ATOMIC_RELAXED);
+	s->prog.current = cur;
+	s->o->progress(&s->prog, s->o->progress_payload);
+}
+
+static int restore_tree(restorer *s, int dirfd, const arca_id *tree_id, const char *path, const char *rel)
+{
+	arca_tree *t = NULL;
+	size_t i, plen = strlen(path), rlen = strlen(rel);
+	char *cpath = NULL, *crel = NULL;
+	int rc;
+	if ((rc = arca_tree_load(s->rd, tree_id, &t))) {
+		if (rc == ARCA_NOMEM)
+			return rc;
+		rwarn(s, "%s: %s (contents skipped)", path[0] ? path : "/", arca_error_message());
+		return 0;
+	}
+	for (i = 0; i < t->n && !(rc = get_fatal(s)); i++) {
+		const arca_node *n = &t->nodes[i];
+		size_t nl = strlen(n->name);
+		int sel;
+		free(cpath);
+		free(crel);
+		cpath = malloc(plen + nl + 2);
+		crel = malloc(rlen + nl + 2);
+		if (!cpath || !crel) {
+			rc = arca_error_set(ARCA_NOMEM, "out of memory");
+			break;
+		}
+		snprintf(cpath, plen + nl + 2, "%s/%s", path, n->name);
+		snprintf(crel, rlen + nl + 2, "%s%s%s", rel, rlen ? "/" : "", n->name);
+		sel = selected(s, cpath, n->name, n->kind == ARCA_NODE_DIR);
+		if (!sel)
+			continue;
+		switch (n->kind) {
+		case ARCA_NODE_DIR: {
+			int fd;
+			if (mkdirat(dirfd, n->name, 0700) && errno != EEXIST) {
+				if (errno == ENOSPC || errno == EDQUOT) {
+					rc = arca_error_errno(errno, "cannot create directory %s", crel);
+					goto out;
+				}
+				rwarn(s, "cannot create directory %s: %s", crel, strerror(errno));
+				continue;
+			}
+			fd = openat(dirfd, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0) {
+				rwarn(s, "refusing to restore into %s: it exists and is not a plain directory (%s)",
+				      crel, strerror(errno));
+				continue;
+			}
+			rc = restore_tree(s, fd, &n->subtree, cpath, crel);
+			close(fd);
+			if (rc)
+				goto out;
+			if ((rc = remember_dir(s, crel, n)))
+				goto out;
+			s->res.dirs++;
+			break;
+		}
+		case ARCA_NODE_FILE: {
+			rjob j;
+			const char *first = n->nlink > 1 ? hardlink_seen(s, n, crel) : NULL;
+			if (first) {
+				hardlink *nv;
+				if (s->nlinks == s->caplinks) {
+					size_t nc = s->caplinks ? s->caplinks * 2 : 16;
+					nv = realloc(s->links, nc * sizeof(*nv));
+					if (!nv) {
+						rc = arca_error_set(ARCA_NOMEM, "out of memory");
+						goto out;
+					}
+					s->links = nv;
+					s->caplinks = nc;
+				}
+				s->links[s->nlinks].from = strdup(first);
+				s->links[s->nlinks].to = strdup(crel);
+				s->nlinks++;
+				break;
+			}
+			memset(&j, 0, sizeof(j));
+			j.dirfd = dup(dirfd);
+			if (j.dirfd < 0) {
+				rc = arca_error_errno(errno, "cannot duplicate a directory descriptor");
+				goto out;
+			}
+			j.relpath = strdup(crel);
+			if (!j.relpath || (rc = node_copy(&j.node, n, true))) {
+				close(j.dirfd);
+				free(j.relpath);
+				rc = arca_error_set(ARCA_NOMEM, "out of memory");
+				goto out;
+			}
+			push_job(s, &j);
+			progress_tick(s, cpath);
+			break;
+		}
+		case ARCA_NODE_SYMLINK:
+			if (unlinkat(dirfd, n->name, 0) && errno != ENOENT) {
+				rwarn(s, "cannot replace %s: %s", crel, strerror(errno));
+				break;
+			}
+			if (symlinkat(n->link_target ? n->link_target : "", dirfd, n->name)) {
+				rwarn(s, "cannot create symlink %s: %s", crel, strerror(errno));
+				break;
+			}
+			apply_meta_at(s, dirfd, n, crel);
+			s->res.links++;
+			break;
+		case ARCA_NODE_FIFO:
+		case ARCA_NODE_CHARDEV:
+		case ARCA_NODE_BLOCKDEV:
+		case ARCA_NODE_SOCKET: {
+			mode_t type = n->kind == ARCA_NODE_FIFO ? S_IFIFO : n->kind == ARCA_NODE_CHARDEV ? S_IFCHR
+				    : n->kind == ARCA_NODE_BLOCKDEV ? S_IFBLK : S_IFSOCK;
+			unlinkat(dirfd, n->name, 0);
+			if (mknodat(dirfd, n->name, type | 0600, (dev_t)n->rdev))
+				rwarn(s, "cannot create special file %s: %s", crel, strerror(errno));
+			else
+				apply_meta_at(s, dirfd, n, crel);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+out:
+	free(cpath);
+	free(crel);
+	arca_tree_free(t);
+	return rc;
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[4096];
+	size_t i, n = strlen(path);
+	if (n == 0 || n >= sizeof(tmp))
+		return arca_error_set(ARCA_INVAL, "bad target path");
+	memcpy(tmp, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (tmp[i] == '/' || tmp[i] == '\0') {
+			char c = tmp[i];
+			tmp[i] = '\0';
+			if (mkdir(tmp, 0755) && errno != EEXIST)
+				return arca_error_errno(errno, "cannot create target %s", tmp);
+			tmp[i] = c;
+		}
+	}
+	return 0;
+}
+
+static void finish_links_and_dirs(restorer *s)
+{
+	size_t i;
+	for (i = 0; i < s->nlinks; i++) {
+		char d1[4096], d2[4096];
+		const char *b1, *b2;
+		int f1, f2;
+		if (!s->links[i].from || !s->links[i].to)
+			continue;
+		split_rel(s->links[i].from, d1, sizeof(d1), &b1);
+		split_rel(s->links[i].to, d2, sizeof(d2), &b2);
+		f1 = open_beneath(s->rootfd, d1);
+		f2 = open_beneath(s->rootfd, d2);
+		if (f1 < 0 || f2 < 0) {
+			rwarn(s, "cannot create hard link %s: %s", s->links[i].to, strerror(errno));
+		} else {
+			unlinkat(f2, b2, 0);
+			if (linkat(f1, b1, f2, b2, 0))
+				rwarn(s, "cannot create hard link %s: %s", s->links[i].to, strerror(errno));
+			else
+				s->res.files++;
+		}
+		if (f1 >= 0)
+			close(f1);
+		if (f2 >= 0)
+			close(f2);
+	}
+	/* deepest first: children before their parents */
+	for (i = s->ndirs; i-- > 0;) {
+		char d[4096];
+		const char *b;
+		int f;
+		split_rel(s->dirs[i].relpath, d, sizeof(d), &b);
+		f = open_beneath(s->rootfd, d);
+		if (f < 0) {
+			rwarn(s, "cannot reopen %s: %s", d, strerror(errno));
+			continue;
+		}
+		apply_meta_at(s, f, &s->dirs[i].node, s->dirs[i].relpath);
+		close(f);
+	}
+}
+
+int arca_restore(arca_repo *r, const arca_snapshot *snap, const arca_restore_opts *o, arca_restore_result *res)
+{
+	restorer s;
+	unsigned t;
+	long ncpu;
+	size_t i;
+	int rc;
+	memset(&s, 0, sizeof(s));
+	memset(res, 0, sizeof(*res));
+	s.r = r;
+	s.o = o;
+	s.rootfd = -1;
+	s.is_root = geteuid() == 0;
+	s.t0 = arca_monotonic();
+	pthread_mutex_init(&s.mu, NULL);
+	pthread_mutex_init(&s.q.mu, NULL);
+	pthread_cond_init(&s.q.not_empty, NULL);
+	pthread_cond_init(&s.q.not_full, NULL);
+	if (!o->target || !*o->target) {
+		rc = arca_error_set(ARCA_INVAL, "restore needs --target DIR");
+		goto out;
+	}
+	if ((rc = mkdir_p(o->target)))
+		goto out;
+	s.rootfd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s.rootfd < 0) {
+		rc = arca_error_errno(errno, "cannot open target %s", o->target);
+		goto out;
+	}
+	if ((rc = arca_repo_reader_new(&s.rd, r)))
+		goto out;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	s.nworkers = o->threads ? o->threads : (unsigned)(ncpu > 0 ? ncpu : 2);
+	if (s.nworkers > 64)
+		s.nworkers = 64;
+	s.q.cap = 256;
+	s.q.ring = calloc(s.q.cap, sizeof(rjob));
+	s.workers = calloc(s.nworkers, sizeof(pthread_t));
+	if (!s.q.ring || !s.workers) {
+		rc = arca_error_set(ARCA_NOMEM, "out of memory");
+		goto out;
+	}
+	for (t = 0; t < s.nworkers; t++)
+		if (pthread_create(&s.workers[t], NULL, rworker, &s)) {
+			s.nworkers = t;
+			rc = arca_error_set(ARCA_ERROR, "cannot start restore threads");
+			break;
+		}
+	if (!rc)
+		rc = restore_tree(&s, s.rootfd, &snap->tree, "", "");
+	pthread_mutex_lock(&s.q.mu);
+	s.q.closed = true;
+	pthread_cond_broadcast(&s.q.not_empty);
+	pthread_mutex_unlock(&s.q.mu);
+	for (t = 0; t < s.nworkers; t++)
+		pthread_join(s.workers[t], NULL);
+	if (!rc && s.fatal_rc)
+		rc = arca_error_set(s.fatal_rc, "%s", s.fatal_msg);
+	if (!rc)
+		finish_links_and_dirs(&s);
+	if (s.o->progress) {
+		s.last = 0;
+		progress_tick(&s, NULL);
+	}
+out:
+	*res = s.res;
+	if (s.rootfd >= 0)
+		close(s.rootfd);
+	arca_repo_reader_free(s.rd);
+	free(s.q.ring);
+	free(s.workers);
+	for (i = 0; i < s.ndirs; i++) {
+		free(s.dirs[i].relpath);
+		arca_node_clear(&s.dirs[i].node);
+	}
+	free(s.dirs);
+	for (i = 0; i < s.nlinks; i++) {
+		free(s.links[i].from);
+		free(s.links[i].to);
+	}
+	free(s.links);
+	for (i = 0; i < s.nseen; i++)
+		free(s.seen[i].relpath);
+	free(s.seen);
+	pthread_mutex_destroy(&s.mu);
+	pthread_mutex_destroy(&s.q.mu);
+	pthread_cond_destroy(&s.q.not_empty);
+	pthread_cond_destroy(&s.q.not_full);
+	return rc;
+}

@@ -1,0 +1,90 @@
+/* util/buf.c - growable byte buffer (see buf.h). */
+#include "util/buf.h"
+#include "arca/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int arca_buf_reserve(arca_buf *b, size_t extra)
+{
+	size_t need, cap;
+	uint8_t *p;
+	if (extra > SIZE_MAX - b->len - 1)
+		return arca_error_set(ARCA_NOMEM, "buffer size overflow");
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	p = realloc(b->data, cap);
+	if (!p)
+		return arca_error_set(ARCA_NOMEM, "out of memory growing a buffer to %zu bytes", cap);
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int arca_buf_put(arca_buf *b, const void *p, size_t n)
+{
+	int rc;
+	if (n == 0)
+		return 0;
+	if ((rc = arca_buf_reserve(b, n)))
+		return rc;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+int arca_buf_puts(arca_buf *b, const char *s) { return arca_buf_put(b, s, strlen(s)); }
+
+int arca_buf_printf(arca_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n, rc;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return arca_error_set(ARCA_ERROR, "format error");
+	if ((rc = arca_buf_reserve(b, (size_t)n + 1)))
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int arca_buf_cstr(arca_buf *b)
+{
+	int rc = arca_buf_reserve(b, 1);
+	if (rc)
+		return rc;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+void arca_buf_clear(arca_buf *b) { b->len = 0; }
+
+void arca_buf_free(arca_buf *b)
+{
+	if (!b)
+		return;
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+uint8_t *arca_buf_detach(arca_buf *b, size_t *len)
+{
+	uint8_t *p = b->data;
+	if (len)
+		*len = b->len;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}

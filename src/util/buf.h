@@ -1,0 +1,34 @@
+/*
+ * util/buf.h - the one growable byte buffer of the code base.
+ *
+ * An arca_buf owns its data.  A zero-initialised buf (ARCA_BUF_INIT) is
+ * empty and valid.  Growth failures return ARCA_NOMEM and leave the buffer
+ * unchanged.  arca_buf_free() accepts an empty buffer.
+ */
+#ifndef ARCA_UTIL_BUF_H
+#define ARCA_UTIL_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct arca_buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+} arca_buf;
+
+#define ARCA_BUF_INIT { NULL, 0, 0 }
+
+int arca_buf_reserve(arca_buf *b, size_t extra);
+int arca_buf_put(arca_buf *b, const void *p, size_t n);
+int arca_buf_puts(arca_buf *b, const char *s);
+int arca_buf_printf(arca_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Make data NUL-terminated (not counted in len). */
+int arca_buf_cstr(arca_buf *b);
+void arca_buf_clear(arca_buf *b);
+void arca_buf_free(arca_buf *b);
+/* Hand the memory to the caller (free() it); the buf becomes empty. */
+uint8_t *arca_buf_detach(arca_buf *b, size_t *len);
+
+#endif
