@@ -131,6 +131,14 @@ typedef struct arca_repo_write_stats {
 } arca_repo_write_stats;
 void arca_repo_write_stats_get(arca_repo *r, arca_repo_write_stats *out);
 
+/*
+ * Remove what killed writers left behind: temporary files of dead
+ * processes (or older than a day).  Packs a killed backup finished but did
+ * not index are kept: they are complete, and 'repair index' adopts them.
+ * A no-op for backends without temporary files.
+ */
+int arca_repo_cleanup_leftovers(arca_repo *r, unsigned *removed);
+
 /* ---- reading blobs ---- */
 typedef struct arca_repo_reader arca_repo_reader;
 int arca_repo_reader_new(arca_repo_reader **out, arca_repo *r);

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -622,6 +623,16 @@ typedef struct cleanup_ctx {
 	unsigned removed;
 } cleanup_ctx;
 
+/* ".tmp-<pid>-<hex>": is that pid alive on this host?  Unparsable: yes. */
+static bool writer_alive(const char *rest)
+{
+	char *end;
+	long pid = strtol(rest, &end, 10);
+	if (end == rest || *end != '-' || pid <= 0)
+		return true;
+	return !(kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+}
+
 static int cleanup_visit(int dfd, const char *name, const char *key, const struct stat *st,
 			 void *payload)
 {
@@ -633,7 +644,10 @@ static int cleanup_visit(int dfd, const char *name, const char *key, const struc
 	/* Judge the entry itself, not what a symlink points at. */
 	if (fstatat(dfd, name, &lst, AT_SYMLINK_NOFOLLOW) != 0)
 		return errno == ENOENT ? 0 : arca_error_errno(errno, "cannot stat %s", key);
-	if (S_ISDIR(lst.st_mode) || lst.st_mtime >= cc->cutoff)
+	if (S_ISDIR(lst.st_mode))
+		return 0;
+	/* young temp files of a live writer stay; a dead writer's go at once */
+	if (lst.st_mtime >= cc->cutoff && writer_alive(name + sizeof(TMP_PREFIX) - 1))
 		return 0;
 	if (unlinkat(dfd, name, 0) != 0)
 		return errno == ENOENT ? 0 : arca_error_errno(errno, "cannot remove %s", key);

@@ -11,7 +11,8 @@
  * Remove the ".tmp-*" files that put() leaves behind when a process is
  * killed between creating its temporary file and renaming it, anywhere in
  * the repository, if their modification time is more than max_age_seconds
- * ago (pick an age no live writer reaches, e.g. a day).  *removed (may be
+ * ago (pick an age no live writer reaches, e.g. a day) or the process that
+ * wrote them (the pid in the name) is no longer alive on this host.  *removed (may be
  * NULL) gets how many were removed, also on failure.  ARCA_INVAL when be is
  * not a local backend.
  */

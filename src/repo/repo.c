@@ -214,6 +214,15 @@ static int key_parse(key_file *k, const char *name, const uint8_t *p, size_t n)
 	return 0;
 }
 
+int arca_repo_keyfile_check(const uint8_t *p, size_t n)
+{
+	key_file k;
+	int rc = key_parse(&k, "(input)", p, n);
+	if (!rc)
+		key_file_clear(&k);
+	return rc;
+}
+
 /* Try to open one key file; ARCA_AUTH when the password does not fit. */
 static int key_try(arca_repo *r, const char *name, const uint8_t *p, size_t n, const char *password)
 {

@@ -11,6 +11,7 @@
  * index entry or snapshot pointing at nothing.
  */
 #include "repo/repo_internal.h"
+#include "backend/backend_local.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,15 @@ int arca_repo_blob_save(arca_repo_writer *w, uint8_t type, const void *data, siz
 }
 
 int arca_repo_commit_index(arca_repo *r) { return commit_pending(r); }
+
+int arca_repo_cleanup_leftovers(arca_repo *r, unsigned *removed)
+{
+	if (removed)
+		*removed = 0;
+	if (!(r->be->caps & ARCA_BACKEND_CAP_LOCAL))
+		return 0;
+	return arca_backend_local_cleanup_temps(r->be, 24 * 3600, removed);
+}
 
 void arca_repo_write_stats_get(arca_repo *r, arca_repo_write_stats *out)
 {

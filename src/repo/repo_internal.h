@@ -64,5 +64,9 @@ struct arca_repo {
 
 int arca_repo_index_sync(arca_repo *r);
 int arca_repo_config_decode(arca_repo *r, const uint8_t *raw, size_t n);
+/* Parse a key file / lock object without using it (for fuzzing and
+ * check): 0 when well-formed, ARCA_CORRUPT otherwise. */
+int arca_repo_keyfile_check(const uint8_t *p, size_t n);
+int arca_repo_lockfile_check(const uint8_t *p, size_t n);
 
 #endif

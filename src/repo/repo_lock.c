@@ -78,6 +78,12 @@ static int lock_decode(lock_info *li, const uint8_t *p, size_t n)
 	return 0;
 }
 
+int arca_repo_lockfile_check(const uint8_t *p, size_t n)
+{
+	lock_info li;
+	return lock_decode(&li, p, n);
+}
+
 static int write_lock(arca_repo *r, bool exclusive, char *key_out)
 {
 	arca_buf b = ARCA_BUF_INIT;

@@ -824,6 +824,13 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 		npaths = 1;
 	}
 
+	{
+		unsigned removed = 0;
+		if (arca_repo_cleanup_leftovers(r, &removed))
+			arca_error_clear(); /* best effort: never fails a backup */
+		else if (removed)
+			arca_repo_warn(r, "removed %u temporary file(s) left by an interrupted run", removed);
+	}
 	if ((rc = arca_snapshot_list_load(r, &list)))
 		goto out;
 	if (o->parent) {
