@@ -232,6 +232,33 @@ static int write_all_at(int fd, const uint8_t *p, size_t n, off_t off)
 	return 0;
 }
 
+/* Write p at off but leave a hole for every all-zero 4 KiB block (aligned
+ * to the file offset): the file is new, so unwritten ranges read as zeros,
+ * and a hole that shares a chunk with data (CDC rarely cuts inside a zero
+ * run) stays a hole. */
+static int write_sparse_at(int fd, const uint8_t *p, size_t n, off_t off)
+{
+	const size_t bs = 4096;
+	size_t i = 0, start, len;
+	while (i < n) {
+		len = bs - (size_t)((uint64_t)(off + (off_t)i) % bs);
+		if (len > n - i)
+			len = n - i;
+		if (all_zero(p + i, len)) {
+			i += len;
+			continue;
+		}
+		start = i;
+		do {
+			i += len;
+			len = n - i < bs ? n - i : bs;
+		} while (i < n && !all_zero(p + i, len));
+		if (write_all_at(fd, p + start, i - start, off + (off_t)start))
+			return -1;
+	}
+	return 0;
+}
+
 static int verify_file(restorer *s, arca_repo_reader *rd, int fd, const arca_node *n, arca_buf *buf)
 {
 	size_t i;
@@ -281,7 +308,7 @@ static void restore_file(restorer *s, arca_repo_reader *rd, rjob *j, arca_buf *b
 			rwarn(s, "%s: %s", j->relpath, arca_error_message());
 			goto out;
 		}
-		if (!all_zero(buf->data, buf->len) && write_all_at(fd, buf->data, buf->len, off)) {
+		if (write_sparse_at(fd, buf->data, buf->len, off)) {
 			int e = errno;
 			rc = arca_error_errno(e, "cannot write %s", j->relpath);
 			if (e == ENOSPC || e == EDQUOT)

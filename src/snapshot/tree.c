@@ -79,7 +79,8 @@ int arca_tree_encode(arca_tree *t, arca_buf *out)
 {
 	size_t i, j;
 	int rc = 0;
-	qsort(t->nodes, t->n, sizeof(arca_node), cmp_node);
+	if (t->n) /* an empty directory has no node array: qsort(NULL) is UB */
+		qsort(t->nodes, t->n, sizeof(arca_node), cmp_node);
 	for (i = 1; i < t->n; i++)
 		if (!strcmp(t->nodes[i - 1].name, t->nodes[i].name))
 			return arca_error_set(ARCA_INVAL, "duplicate name '%s' in a directory", t->nodes[i].name);

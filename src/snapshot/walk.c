@@ -67,12 +67,13 @@ int arca_lookup_path(arca_repo_reader *rd, const arca_id *tree, const char *path
 	memset(out, 0, sizeof(*out));
 	snprintf(buf, sizeof(buf), "%s", path);
 	for (tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-		arca_tree_free(t);
-		t = NULL;
+		/* n points into t: test it before t is freed */
 		if (n && n->kind != ARCA_NODE_DIR) {
 			rc = arca_error_set(ARCA_NOTFOUND, "%s: not a directory in the snapshot", path);
 			goto out;
 		}
+		arca_tree_free(t);
+		t = NULL;
 		if ((rc = arca_tree_load(rd, &cur, &t)))
 			goto out;
 		n = arca_tree_find(t, tok);

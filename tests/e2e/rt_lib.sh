@@ -53,7 +53,8 @@ rt_cleanup() {
 	if [ "$rc" = 0 ]; then
 		echo "PASS: $(basename "$0") in $((SECONDS - RT_T0)) s"
 	else
-		echo "FAILED: $(basename "$0") (exit $rc) after $((SECONDS - RT_T0)) s; repo/data were in $RT_TMP" >&2
+		echo "FAILED: $(basename "$0") (exit $rc) after $((SECONDS - RT_T0)) s${RT_KEEP:+; kept $RT_TMP}" \
+			"${RT_KEEP:-(set RT_KEEP=1 to keep the repository and data)}" >&2
 	fi
 	[ -n "${RT_KEEP:-}" ] || chmod -R u+rwx "$RT_TMP" 2>/dev/null
 	[ -n "${RT_KEEP:-}" ] || rm -rf "$RT_TMP"
@@ -65,7 +66,7 @@ fail() {
 	echo "FAIL: $*" >&2
 	exit 1
 }
-note() { echo "--- $*"; }
+note() { echo "--- [$((SECONDS - RT_T0)) s] $*"; }
 
 # arca ARGS...: run the binary against $REPO.
 arca() { "$ARCA_BIN" -r "$REPO" "$@"; }

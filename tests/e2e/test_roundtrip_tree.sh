@@ -110,7 +110,7 @@ arca --json backup "$SRC" >"$RT_TMP/b1.json" || fail "backup failed"
 json_valid "$RT_TMP/b1.json" "backup --json"
 expect_eq "$(jget 'd["errors"]' <"$RT_TMP/b1.json")" 0 "backup errors"
 snap1=$(jget 'd["snapshot_id"]' <"$RT_TMP/b1.json")
-nfiles=$(find "$SRC" -type f | wc -l)
+nfiles=$(find "$SRC" -type f -printf . | wc -c)
 expect_eq "$(jget 'd["files_new"]' <"$RT_TMP/b1.json")" "$nfiles" "files_new of the first backup"
 
 note "restore --verify and compare"
@@ -234,7 +234,12 @@ expect_eq "$(jget 'd.get("parent")' <"$RT_TMP/b2.json")" "$snap1" "parent of the
 arca diff "$snap1" "$snap2" >"$RT_TMP/diff.txt" || fail "diff failed"
 arca --json diff "$snap1" "$snap2" >"$RT_TMP/diff.json" || fail "diff --json failed"
 json_valid "$RT_TMP/diff.json" "diff --json"
-has_line() { grep -qE "^$1  $(printf '%s' "$SRC/$2" | sed 's/[][\.*^$/]/\\&/g')(/|  |\$)" "$RT_TMP/diff.txt" || fail "diff lacks '$1  $2': $(cat "$RT_TMP/diff.txt")"; }
+# has_line K PATH: the text diff has the line "K  $SRC/PATH" (+ "/" for a
+# directory, "  SIZE" for a file)
+has_line() {
+	awk -v p="$1  $SRC/$2" 'index($0, p) == 1 { r = substr($0, length(p) + 1); if (r == "" || r == "/" || r ~ /^  /) f = 1 }
+		END { exit !f }' "$RT_TMP/diff.txt" || fail "diff lacks '$1  $2': $(cat "$RT_TMP/diff.txt")"
+}
 has_line M files/4k
 has_line M a/b/mid.txt
 has_line - files/text.log
