@@ -97,8 +97,12 @@ demo: deps all
 lint:
 	@scripts/lint-includes.sh
 
-bench: all
+bench: all $(BUILD)/bench/index_scale
 	@bench/run.sh
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libarca.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libarca.a $(LDFLAGS) $(LDLIBS)
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -94,7 +94,8 @@ def main():
     out.append("# arca benchmark: arca vs %s" % ", ".join(others))
     out.append("")
     out.append("- date: %s; scale: %s; total run time: %s s" % (meta.get("date"), scale, meta.get("runtime")))
-    out.append("- machine: %s; work dir on %s" % (meta.get("host"), meta.get("fs")))
+    out.append("- machine: %s; work dir on %s; load average %s"
+               % (meta.get("host"), meta.get("fs"), meta.get("load")))
     out.append("- versions: " + "; ".join(meta.get("version." + t, t) for t in tools))
     out.append("- all tools ran one after the other on the same machine and disk; page caches "
                "were **not** dropped (not reliably possible here): instead every tool's series "

@@ -27,6 +27,7 @@ GEN="$HERE/gen.py"
 NDUMPS=5
 NSESSIONS=10
 T0=$(date +%s)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 progress() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { progress "error: $*"; exit 1; }
@@ -113,6 +114,12 @@ trap unstage EXIT
 if [ -e "$STAGE/tree" ]; then   # left over from an interrupted run
     progress "stale $STAGE/tree from an interrupted run: regenerating the tree"
     rm -rf "$STAGE/tree" "$DATA/tree" "$DATA/tree-changed" "$DATA/tree.stamp"
+fi
+
+# Run a private copy of arca, so that a rebuild of build/arca by someone else
+# during the run cannot change or break the binary being measured.
+if [ -x "$ARCA" ]; then
+    cp "$ARCA" "$W/arca.bin" && ARCA="$W/arca.bin"
 fi
 
 # ---------------------------------------------------------------- data
@@ -344,11 +351,13 @@ meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 meta host "$(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr)"
 meta fs "$(df -PT "$W" | awk 'NR==2 {print $2 " on " $1}')"
 meta runtime "$(( $(date +%s) - T0 ))"
+meta load "$LOAD0 at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
 meta tools "${TOOLS[*]}"
 for t in "${TOOLS[@]}"; do
     case $t in
         arca)   v=$( { [ -x "$ARCA" ] && "$ARCA" --version 2>/dev/null | head -n 1; } || true)
                 rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || true)
+                [ -n "$rev" ] && ! git -C "$ROOT" diff --quiet HEAD -- src include 2>/dev/null && rev="$rev+dirty"
                 meta version.arca "${v:-arca}${rev:+ (git $rev)}" ;;
         restic) meta version.restic "$(restic version | head -n 1 | cut -d' ' -f1-2)" ;;
         borg)   meta version.borg "$(borg --version)" ;;

@@ -304,6 +304,18 @@ static void key_names_free(key_names *kn)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* Key files are named by the SHA-256 of their bytes (a name that is not
+ * an id is not checked). */
+static bool key_name_matches(const char *name, const uint8_t *p, size_t n)
+{
+	arca_id want, got;
+	const char *slash = strrchr(name, '/');
+	if (!slash || arca_id_parse(&want, slash + 1))
+		return true;
+	arca_sha256(&got, p, n);
+	return arca_id_eq(&want, &got);
+}
+
 static int unlock_keys(arca_repo *r, const char *password)
 {
 	key_names kn = { 0 };
@@ -328,6 +340,10 @@ static int unlock_keys(arca_repo *r, const char *password)
 		if ((rc = arca_be_get(r->be, kn.v[i], &data))) {
 			if (rc != ARCA_CORRUPT && rc != ARCA_NOTFOUND)
 				goto out;
+		} else if (!key_name_matches(kn.v[i], data.data, data.len)) {
+			/* say "damaged", not "wrong password", for a bit-flipped key */
+			rc = arca_error_set(ARCA_CORRUPT, "key file %s: content does not match its name (damaged)",
+					    kn.v[i]);
 		} else {
 			rc = key_try(r, kn.v[i], data.data, data.len, password);
 		}
@@ -501,6 +517,25 @@ fail:
 	return rc;
 }
 
+/*
+ * An unencrypted repository has no key files.  Key files next to a config
+ * that says "none" mean the config was swapped (a downgrade: no key is
+ * opened, so the keys' commitment to the config is never checked, and the
+ * next backup would write plaintext): refuse.
+ */
+static int refuse_keys_without_cipher(arca_repo *r)
+{
+	key_names kn = { 0 };
+	int rc = arca_be_list(r->be, "keys/", collect_key, &kn);
+	if (!rc && kn.n)
+		rc = arca_error_hint(arca_error_set(ARCA_CORRUPT,
+			"config says the repository is not encrypted, but keys/ holds %zu key file(s): "
+			"the config was replaced or damaged", kn.n),
+			"restore the config from a replica; do not write to this repository until then");
+	key_names_free(&kn);
+	return rc;
+}
+
 int arca_repo_open(arca_repo **out, const char *url, const char *password, const arca_repo_open_opts *oo)
 {
 	arca_repo *r = NULL;
@@ -520,6 +555,8 @@ int arca_repo_open(arca_repo **out, const char *url, const char *password, const
 	if ((rc = arca_repo_config_decode(r, cfg.data, cfg.len)))
 		goto fail;
 	if (r->cipher->id != ARCA_CIPHER_NONE && (rc = unlock_keys(r, password)))
+		goto fail;
+	if (r->cipher->id == ARCA_CIPHER_NONE && (rc = refuse_keys_without_cipher(r)))
 		goto fail;
 	derive_runtime(r, r->config_raw + 64);
 	if ((rc = setup_cache(r, oo ? oo->cache_dir : NULL)) || (rc = arca_repo_index_sync(r)))

@@ -513,8 +513,16 @@ static int sync_index(arca_repo *r, bool force_rebuild)
 	for (i = 0; i < files.n; i++) {
 		if (arca_index_has_file(r->ix, &files.v[i]))
 			continue;
-		if ((rc = absorb_file(r, z, &files.v[i])))
-			goto out;
+		if ((rc = absorb_file(r, z, &files.v[i]))) {
+			if (rc != ARCA_CORRUPT)
+				goto out;
+			/* A damaged index file must not lock everyone out: 'repair
+			 * index' (which the hint names) has to open the repository,
+			 * and check reports the blobs it leaves unindexed.  Not marked
+			 * absorbed, so it is warned about until it is repaired. */
+			arca_repo_warn(r, "%s (skipped: %s)", arca_error_message(), arca_error_hint_text());
+			arca_error_clear();
+		}
 	}
 	rc = 0;
 out:

@@ -115,7 +115,7 @@ int arca_time_parse(int64_t *out_ns, const char *s)
 			goto bad;
 		if (*p == ':')
 			p++;
-		if (digits(&p, 2, &om))
+		if (digits(&p, 2, &om) || oh > 23 || om > 59)
 			goto bad;
 		off = sign * ((int64_t)oh * 3600 + om * 60);
 		local = 0;
@@ -124,6 +124,13 @@ int arca_time_parse(int64_t *out_ns, const char *s)
 	}
 	if (*p != '\0' || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
 		goto bad;
+	{
+		/* timegm/mktime would silently turn Feb 30 into Mar 2 */
+		static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+		int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+		if (D > mdays[M - 1] || (M == 2 && D == 29 && !leap))
+			goto bad;
+	}
 	tm.tm_year = Y - 1900;
 	tm.tm_mon = M - 1;
 	tm.tm_mday = D;
@@ -164,7 +171,8 @@ int arca_duration_parse(int64_t *out_ns, const char *s)
 		case 'y': unit = 365 * 86400; break;
 		default: goto bad;
 		}
-		if (v > 1000000000LL / unit * 1000)
+		/* total is in seconds; the result must fit in int64 nanoseconds */
+		if (v > (INT64_MAX / ARCA_NS_PER_SEC - total) / unit)
 			goto bad;
 		total += (int64_t)v * unit;
 		p = end + 1;
