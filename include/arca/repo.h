@@ -138,6 +138,12 @@ void arca_repo_write_stats_get(arca_repo *r, arca_repo_write_stats *out);
  * A no-op for backends without temporary files.
  */
 int arca_repo_cleanup_leftovers(arca_repo *r, unsigned *removed);
+/*
+ * Adopt complete packs that no index file names (a killed backup's
+ * leftovers): their blobs join this session's pending index, written by
+ * the next arca_repo_commit_index(), so later backups reuse them.
+ */
+int arca_repo_adopt_orphans(arca_repo *r, unsigned *adopted);
 
 /* ---- reading blobs ---- */
 typedef struct arca_repo_reader arca_repo_reader;

@@ -9,6 +9,7 @@
  *            location: later index files describe the repository as it is
  *            now (repack, repair).
  *   "files": key = 32-byte id of an absorbed index file, empty value.
+ *   "packs": key = 32-byte id of a pack some index file names, empty value.
  *   "meta":  "version" -> u32 INDEX_VERSION.
  * The table lives only in the memory map; nothing is copied to the heap,
  * so memory stays flat however large the index grows.  Lookups run in a
@@ -34,7 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define INDEX_VERSION 1u
+#define INDEX_VERSION 2u /* 2: "packs" table */
 #define MAP_SIZE (64ull << 30) /* address space only: the file grows as needed */
 #define MAX_READERS 126
 #define MAX_DBS 8
@@ -42,7 +43,7 @@
 
 struct arca_index {
 	MDB_env *env;
-	MDB_dbi blobs, files, meta;
+	MDB_dbi blobs, files, packs, meta;
 	char *dir;
 	dev_t dev;
 	ino_t ino;
@@ -202,12 +203,23 @@ static int index_setup(arca_index *ix)
 		return mdb_fail(ix, mrc, "cannot begin transaction");
 	if ((mrc = mdb_dbi_open(txn, "blobs", MDB_CREATE, &ix->blobs)) ||
 	    (mrc = mdb_dbi_open(txn, "files", MDB_CREATE, &ix->files)) ||
+	    (mrc = mdb_dbi_open(txn, "packs", MDB_CREATE, &ix->packs)) ||
 	    (mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ix->meta))) {
 		rc = mdb_fail(ix, mrc, "cannot open tables");
 		goto out;
 	}
 	mrc = mdb_get(txn, ix->meta, &k, &v);
-	if (mrc == MDB_NOTFOUND) {
+	if (mrc && mrc != MDB_NOTFOUND) {
+		rc = mdb_fail(ix, mrc, "cannot read version");
+		goto out;
+	}
+	if (mrc == MDB_NOTFOUND || v.mv_size != 4 || arca_get_le32(v.mv_data) != INDEX_VERSION) {
+		/* a cache of another layout: start empty, the repo absorbs again */
+		if ((mrc = mdb_drop(txn, ix->blobs, 0)) || (mrc = mdb_drop(txn, ix->files, 0)) ||
+		    (mrc = mdb_drop(txn, ix->packs, 0))) {
+			rc = mdb_fail(ix, mrc, "cannot reset the index cache");
+			goto out;
+		}
 		arca_put_le32(ver, INDEX_VERSION);
 		v.mv_size = 4;
 		v.mv_data = ver;
@@ -215,14 +227,6 @@ static int index_setup(arca_index *ix)
 			rc = mdb_fail(ix, mrc, "cannot write version");
 			goto out;
 		}
-	} else if (mrc) {
-		rc = mdb_fail(ix, mrc, "cannot read version");
-		goto out;
-	} else if (v.mv_size != 4 || arca_get_le32(v.mv_data) != INDEX_VERSION) {
-		rc = arca_error_set(ARCA_CORRUPT, "index %s has an unknown format version", ix->dir);
-		arca_error_hint(rc, "the index is a cache: remove %s and it is rebuilt from the repository",
-				ix->dir);
-		goto out;
 	}
 	mrc = mdb_txn_commit(txn);
 	txn = NULL;
@@ -345,6 +349,19 @@ bool arca_index_has(arca_index *ix, const arca_id *blob)
 	if (read_begin(ix, &txn))
 		return false;
 	found = mdb_get(txn, ix->blobs, &k, &v) == 0;
+	mdb_txn_abort(txn);
+	return found;
+}
+
+bool arca_index_has_pack(arca_index *ix, const arca_id *pack)
+{
+	MDB_txn *txn;
+	MDB_val k = { ARCA_ID_LEN, (void *)pack->b }, v;
+	bool found;
+
+	if (read_begin(ix, &txn))
+		return false;
+	found = mdb_get(txn, ix->packs, &k, &v) == 0;
 	mdb_txn_abort(txn);
 	return found;
 }
@@ -486,6 +503,11 @@ int arca_index_batch_add_pack(arca_index_batch *b, const arca_id *pack,
 		if ((mrc = mdb_put(b->txn, b->ix->blobs, &k, &v, 0)))
 			return mdb_fail(b->ix, mrc, "cannot add a blob");
 	}
+	{
+		MDB_val k = { ARCA_ID_LEN, (void *)pack->b }, v = { 0, NULL };
+		if ((mrc = mdb_put(b->txn, b->ix->packs, &k, &v, 0)))
+			return mdb_fail(b->ix, mrc, "cannot add a pack");
+	}
 	return 0;
 }
 
@@ -519,7 +541,8 @@ int arca_index_clear(arca_index *ix)
 
 	if ((mrc = mdb_txn_begin(ix->env, NULL, 0, &txn)))
 		return mdb_fail(ix, mrc, "cannot begin write transaction");
-	if ((mrc = mdb_drop(txn, ix->blobs, 0)) || (mrc = mdb_drop(txn, ix->files, 0))) {
+	if ((mrc = mdb_drop(txn, ix->blobs, 0)) || (mrc = mdb_drop(txn, ix->files, 0)) ||
+	    (mrc = mdb_drop(txn, ix->packs, 0))) {
 		mdb_txn_abort(txn);
 		return mdb_fail(ix, mrc, "cannot clear");
 	}

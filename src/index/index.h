@@ -49,6 +49,8 @@ int arca_index_batch_mark_file(arca_index_batch *b, const arca_id *file);
 int arca_index_batch_commit(arca_index_batch *b); /* frees b */
 void arca_index_batch_abort(arca_index_batch *b); /* frees b; accepts NULL */
 
+/* Whether some absorbed index file names this pack. */
+bool arca_index_has_pack(arca_index *ix, const arca_id *pack);
 /* Whether index file `file` has been absorbed. */
 bool arca_index_has_file(arca_index *ix, const arca_id *file);
 /* Enumerate absorbed index files; a non-zero return from cb stops and is

@@ -565,6 +565,92 @@ static void name_list_free(name_list *l)
 	free(l->v);
 }
 
+/* Read a pack's footer and trailer with two ranged reads. */
+static int read_trailer(arca_repo *r, arca_zctx *z, const char *key, arca_buf *tmp, arca_blob_entry **e,
+			size_t *n)
+{
+	uint64_t size;
+	uint32_t tlen;
+	int rc;
+	*e = NULL;
+	*n = 0;
+	arca_buf_clear(tmp);
+	if ((rc = arca_be_stat(r->be, key, &size)))
+		return rc;
+	if (size < ARCA_PACK_FOOTER_LEN)
+		return arca_error_set(ARCA_CORRUPT, "%s: too short to be a pack", key);
+	if ((rc = arca_be_get_range(r->be, key, size - ARCA_PACK_FOOTER_LEN, ARCA_PACK_FOOTER_LEN, tmp)) ||
+	    (rc = arca_pack_footer_parse(tmp->data, size, &tlen)))
+		return rc;
+	arca_buf_clear(tmp);
+	if ((rc = arca_be_get_range(r->be, key, size - ARCA_PACK_FOOTER_LEN - tlen, tlen, tmp)))
+		return rc;
+	return arca_pack_trailer_parse(&r->codec, z, tmp->data, tmp->len, size, e, n);
+}
+
+int arca_repo_adopt_orphans(arca_repo *r, unsigned *adopted)
+{
+	name_list packs = { 0 };
+	arca_buf tail = ARCA_BUF_INIT;
+	arca_zctx *z = NULL;
+	size_t i, j;
+	int rc;
+	*adopted = 0;
+	if ((rc = arca_be_list(r->be, "data/", collect_name, &packs)))
+		goto out;
+	for (i = 0; i < packs.n; i++) {
+		const char *slash = strrchr(packs.v[i], '/');
+		arca_blob_entry *e = NULL;
+		size_t n = 0;
+		arca_id pid;
+		bool mine = false;
+		if (!slash || arca_id_parse(&pid, slash + 1) || arca_index_has_pack(r->ix, &pid))
+			continue;
+		pthread_mutex_lock(&r->mu);
+		for (j = 0; j < r->npending; j++)
+			if (arca_id_eq(&r->pending[j].pack_id, &pid))
+				mine = true;
+		pthread_mutex_unlock(&r->mu);
+		if (mine)
+			continue;
+		if (!z && (rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)))
+			goto out;
+		if ((rc = read_trailer(r, z, packs.v[i], &tail, &e, &n))) {
+			if (rc == ARCA_NOMEM)
+				goto out;
+			arca_repo_warn(r, "not adopting unreadable pack %s: %s", packs.v[i], arca_error_message());
+			continue;
+		}
+		pthread_mutex_lock(&r->mu);
+		if (r->npending == r->cap_pending) {
+			size_t nc = r->cap_pending ? r->cap_pending * 2 : 16;
+			arca_idx_pack *np = realloc(r->pending, nc * sizeof(*np));
+			if (!np) {
+				pthread_mutex_unlock(&r->mu);
+				free(e);
+				rc = arca_error_set(ARCA_NOMEM, "out of memory");
+				goto out;
+			}
+			r->pending = np;
+			r->cap_pending = nc;
+		}
+		r->pending[r->npending].pack_id = pid;
+		r->pending[r->npending].entries = e;
+		r->pending[r->npending].n = n;
+		r->npending++;
+		for (j = 0; j < n; j++)
+			arca_idset_insert(&r->claims, &e[j].id, NULL);
+		pthread_mutex_unlock(&r->mu);
+		(*adopted)++;
+	}
+	rc = 0;
+out:
+	arca_zctx_free(z);
+	arca_buf_free(&tail);
+	name_list_free(&packs);
+	return rc;
+}
+
 int arca_repo_index_rebuild_from_packs(arca_repo *r, uint64_t *npacks, uint64_t *nblobs)
 {
 	name_list packs = { 0 }, old = { 0 };
@@ -588,23 +674,12 @@ int arca_repo_index_rebuild_from_packs(arca_repo *r, uint64_t *npacks, uint64_t 
 	}
 	for (i = 0; i < packs.n; i++) {
 		const char *slash = strrchr(packs.v[i], '/');
-		uint64_t size;
-		uint32_t tlen;
 		arca_id pid;
 		if (!slash || arca_id_parse(&pid, slash + 1))
 			continue;
-		arca_buf_clear(&tail);
-		if ((rc = arca_be_stat(r->be, packs.v[i], &size)))
-			goto out;
-		if (size < ARCA_PACK_FOOTER_LEN ||
-		    arca_be_get_range(r->be, packs.v[i], size - ARCA_PACK_FOOTER_LEN, ARCA_PACK_FOOTER_LEN, &tail) ||
-		    arca_pack_footer_parse(tail.data, size, &tlen)) {
-			arca_repo_warn(r, "skipping damaged pack %s: %s", packs.v[i], arca_error_message());
-			continue;
-		}
-		arca_buf_clear(&tail);
-		if (arca_be_get_range(r->be, packs.v[i], size - ARCA_PACK_FOOTER_LEN - tlen, tlen, &tail) ||
-		    arca_pack_trailer_parse(&r->codec, z, tail.data, tail.len, size, &ip[nip].entries, &ip[nip].n)) {
+		if ((rc = read_trailer(r, z, packs.v[i], &tail, &ip[nip].entries, &ip[nip].n))) {
+			if (rc == ARCA_NOMEM)
+				goto out;
 			arca_repo_warn(r, "skipping damaged pack %s: %s", packs.v[i], arca_error_message());
 			continue;
 		}

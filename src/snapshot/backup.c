@@ -830,6 +830,10 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 			arca_error_clear(); /* best effort: never fails a backup */
 		else if (removed)
 			arca_repo_warn(r, "removed %u temporary file(s) left by an interrupted run", removed);
+		if (arca_repo_adopt_orphans(r, &removed))
+			arca_error_clear();
+		else if (removed)
+			arca_repo_warn(r, "reusing %u pack(s) left unindexed by an interrupted run", removed);
 	}
 	if ((rc = arca_snapshot_list_load(r, &list)))
 		goto out;

@@ -142,7 +142,8 @@ int arca_tree_decode(arca_tree **out, const void *p, size_t len)
 		goto bad;
 	}
 	count = arca_dec_varint(&d);
-	if (!arca_dec_ok(&d) || count > arca_dec_left(&d) / 16) {
+	/* the smallest entry (a fifo with a 1-byte name, every field 0) is 15 bytes */
+	if (!arca_dec_ok(&d) || count > arca_dec_left(&d) / 15) {
 		why = "entry count larger than the data";
 		goto bad;
 	}
