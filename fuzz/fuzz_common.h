@@ -37,10 +37,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 	} while (0)
 
 /* Selector byte: bits 0-1 cipher (0 none, 1 xchacha20-poly1305, 2
- * aes-256-gcm, 3 none), bit 7 "pass no zstd context" (the decoder must
- * make its own).  Other bits are target-specific. */
+ * aes-256-gcm, 3 none); bit 5 "seal first": the input holds plaintext
+ * where the format has a sealed part, and the target seals it with the
+ * selected cipher before decoding, so that mutations get past the AEAD tag
+ * and reach the parsers behind it; bit 7 "pass no zstd context" (the
+ * decoder must make its own).  Bits 2, 3 and 6 are target-specific. */
 #define FUZZ_SEL_CIPHER(sel) ((sel) & 3u)
+#define FUZZ_SEL_SEAL 0x20u
 #define FUZZ_SEL_NO_ZCTX 0x80u
+
+/* Associated data of sealed parts, as written on disk by src/pack/ (the
+ * strings are part of the format and never change). */
+#define FUZZ_PACK_TRAILER_AD "arca-pack-trailer-v1"
+#define FUZZ_INDEX_LABEL "arca-index-v1"
 
 /* The fixed key every encrypted seed is sealed with. */
 static inline const uint8_t *fuzz_key(void)
@@ -79,6 +88,20 @@ static inline void fuzz_codec(arca_blob_codec *c, uint8_t sel)
 	c->compress_algo = ARCA_COMPRESS_ZSTD;
 	c->compress_level = 3;
 	FUZZ_CHECK(c->cipher != NULL);
+}
+
+/*
+ * For FUZZ_SEL_SEAL: seal p[0..n) with c under ad into *out and point
+ * *p and *n at it.  Cipher none seals nothing (the input is used as it is).
+ */
+static inline void fuzz_seal(const arca_blob_codec *c, arca_buf *out, const uint8_t **p,
+			     size_t *n, const void *ad, size_t adlen)
+{
+	if (c->cipher->id == ARCA_CIPHER_NONE)
+		return;
+	FUZZ_CHECK(arca_seal(c->cipher, c->key, out, *p, *n, ad, adlen) == 0);
+	*p = out->data;
+	*n = out->len;
 }
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * fuzz/fuzz_index_file.c - sealed index files (src/pack/pack_index.c).
  *
- * Input: a selector byte (fuzz_common.h: cipher, no-zctx bit) then the
- * index file object.  An accepted file is encoded again, sealed with the
+ * Input: a selector byte (fuzz_common.h: cipher, seal-first and no-zctx
+ * bits) then the index file object (with seal-first: its plaintext, the
+ * object payload u8 flags | varint raw_len | body).  An accepted file is encoded again, sealed with the
  * same codec, decoded, and must come back equal, entry for entry.  (Bytes
  * are not compared: varints may be written longer than needed, and each
  * seal draws a new nonce.)
@@ -37,17 +38,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	arca_zctx *z = fuzz_setup();
 	arca_blob_codec c;
 	arca_idx_file *f = NULL, *g = NULL;
-	arca_buf enc = ARCA_BUF_INIT;
-	size_t i;
+	arca_buf enc = ARCA_BUF_INIT, sealed = ARCA_BUF_INIT;
+	const uint8_t *p = data + 1;
+	size_t n = size - 1, i;
 
 	if (size < 1)
 		return 0;
 	fuzz_codec(&c, data[0]);
 	if (data[0] & FUZZ_SEL_NO_ZCTX)
 		z = NULL;
-	if (arca_idx_file_decode(&c, z, &f, data + 1, size - 1)) {
+	if (data[0] & FUZZ_SEL_SEAL)
+		fuzz_seal(&c, &sealed, &p, &n, FUZZ_INDEX_LABEL, sizeof(FUZZ_INDEX_LABEL) - 1);
+	if (arca_idx_file_decode(&c, z, &f, p, n)) {
 		FUZZ_CHECK(f == NULL);
-		return 0;
+		goto out;
 	}
 	FUZZ_CHECK(f != NULL);
 	for (i = 0; i < f->npacks; i++)
@@ -55,8 +59,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(arca_idx_file_encode(&c, z, &enc, f) == 0);
 	FUZZ_CHECK(arca_idx_file_decode(&c, z, &g, enc.data, enc.len) == 0);
 	check_same(f, g);
+out:
 	arca_idx_file_free(f);
 	arca_idx_file_free(g);
 	arca_buf_free(&enc);
+	arca_buf_free(&sealed);
 	return 0;
 }

@@ -3,8 +3,9 @@
  * src/pack/pack_index.c): u8 flags | varint raw_len | body, zstd or not,
  * sealed under a label.
  *
- * Input: a selector byte (fuzz_common.h: cipher, no-zctx bit; bits 2-3
- * pick the label) then the object.  An opened object is sealed again with
+ * Input: a selector byte (fuzz_common.h: cipher, seal-first and no-zctx
+ * bits; bits 2-3 pick the label) then the object (with seal-first: its
+ * plaintext payload).  An opened object is sealed again with
  * the same codec and label and must open to the same bytes; a refused one
  * leaves the output buffer as it was.
  */
@@ -22,6 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	arca_zctx *z = fuzz_setup();
 	arca_blob_codec c;
 	arca_buf out = ARCA_BUF_INIT, sealed = ARCA_BUF_INIT, again = ARCA_BUF_INIT;
+	arca_buf in = ARCA_BUF_INIT;
+	const uint8_t *p = data + 1;
+	size_t n = size - 1;
 	const char *label;
 
 	if (size < 1)
@@ -30,8 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	label = labels[(data[0] >> 2) & 3];
 	if (data[0] & FUZZ_SEL_NO_ZCTX)
 		z = NULL;
+	if (data[0] & FUZZ_SEL_SEAL)
+		fuzz_seal(&c, &in, &p, &n, label, strlen(label));
 	FUZZ_CHECK(arca_buf_put(&out, "mark", 4) == 0);
-	if (arca_object_open(&c, z, &out, label, data + 1, size - 1)) {
+	if (arca_object_open(&c, z, &out, label, p, n)) {
 		FUZZ_CHECK(out.len == 4 && memcmp(out.data, "mark", 4) == 0);
 		goto done;
 	}
@@ -44,5 +50,6 @@ done:
 	arca_buf_free(&out);
 	arca_buf_free(&sealed);
 	arca_buf_free(&again);
+	arca_buf_free(&in);
 	return 0;
 }

@@ -2,12 +2,16 @@
  * fuzz/fuzz_pack_trailer.c - pack footers, sealed pack trailers and sealed
  * blobs (src/pack/pack.c).
  *
- * Input: a selector byte (fuzz_common.h: cipher, no-zctx bit) then either
+ * Input: a selector byte (fuzz_common.h: cipher, seal-first and no-zctx
+ * bits) then either
  *   - bit 6 clear: a whole pack.  The footer is parsed from its last 16
  *     bytes, the trailer it points to is opened and parsed, and every blob
- *     the trailer lists is opened with arca_blob_open;
- *   - bit 6 set: one sealed blob: u8 flags | u32 LE raw_len | id[32] |
- *     stored bytes, opened with arca_blob_open.
+ *     the trailer lists is opened with arca_blob_open.  With seal-first the
+ *     trailer is plaintext (and the footer gives its plaintext length): it
+ *     is sealed and the footer rewritten before parsing;
+ *   - bit 6 set: one blob: u8 flags | u32 LE raw_len | id[32] | stored
+ *     bytes (with seal-first: the payload, sealed here with the id as AD),
+ *     opened with arca_blob_open.
  * Checked: accepted trailers tile the blob area exactly; an opened blob has
  * raw_len bytes; a refused blob leaves the output buffer as it was.
  */
@@ -33,35 +37,72 @@ static void open_blob(const arca_blob_codec *c, arca_zctx *z, const arca_id *id,
 	arca_buf_free(&out);
 }
 
-static void one_blob(const arca_blob_codec *c, arca_zctx *z, const uint8_t *p, size_t n)
+static void one_blob(const arca_blob_codec *c, arca_zctx *z, bool seal, const uint8_t *p, size_t n)
 {
+	arca_buf sealed = ARCA_BUF_INIT;
+	const uint8_t *stored;
+	size_t sn;
 	arca_id id;
+
 	if (n < BLOB_HDR)
 		return;
 	memcpy(id.b, p + 5, ARCA_ID_LEN);
-	open_blob(c, z, &id, p[0], p + BLOB_HDR, n - BLOB_HDR, arca_get_le32(p + 1));
+	stored = p + BLOB_HDR;
+	sn = n - BLOB_HDR;
+	if (seal)
+		fuzz_seal(c, &sealed, &stored, &sn, id.b, ARCA_ID_LEN);
+	open_blob(c, z, &id, p[0], stored, sn, arca_get_le32(p + 1));
+	arca_buf_free(&sealed);
 }
 
-static void whole_pack(const arca_blob_codec *c, arca_zctx *z, const uint8_t *p, size_t n)
+/* p = blobs | trailer plaintext | footer: seal the trailer into *out and
+ * fix the footer's length.  false when the input has no usable footer. */
+static bool seal_trailer(const arca_blob_codec *c, const uint8_t *p, size_t n, arca_buf *out)
+{
+	uint8_t footer[ARCA_PACK_FOOTER_LEN];
+	uint32_t tlen;
+	size_t blob_end, mark;
+
+	if (n < ARCA_PACK_FOOTER_LEN || arca_pack_footer_parse(p + n - ARCA_PACK_FOOTER_LEN, n, &tlen))
+		return false;
+	blob_end = n - ARCA_PACK_FOOTER_LEN - tlen;
+	FUZZ_CHECK(arca_buf_put(out, p, blob_end) == 0);
+	mark = out->len;
+	FUZZ_CHECK(arca_seal(c->cipher, c->key, out, p + blob_end, tlen, FUZZ_PACK_TRAILER_AD,
+			     sizeof(FUZZ_PACK_TRAILER_AD) - 1) == 0);
+	memcpy(footer, p + n - ARCA_PACK_FOOTER_LEN, sizeof(footer));
+	arca_put_le32(footer, (uint32_t)(out->len - mark));
+	FUZZ_CHECK(arca_buf_put(out, footer, sizeof(footer)) == 0);
+	return true;
+}
+
+static void whole_pack(const arca_blob_codec *c, arca_zctx *z, bool seal, const uint8_t *p, size_t n)
 {
 	static const uint8_t no_footer[ARCA_PACK_FOOTER_LEN];
+	arca_buf sealed = ARCA_BUF_INIT;
 	arca_blob_entry *es = NULL;
 	uint64_t blob_end, expect = 0;
 	uint32_t tlen;
 	size_t cnt, i;
 
+	if (seal && c->cipher->id != ARCA_CIPHER_NONE) {
+		if (!seal_trailer(c, p, n, &sealed))
+			goto out;
+		p = sealed.data;
+		n = sealed.len;
+	}
 	/* a pack shorter than a footer must be refused before the footer is read */
 	if (n < ARCA_PACK_FOOTER_LEN) {
 		FUZZ_CHECK(arca_pack_footer_parse(no_footer, n, &tlen) == ARCA_CORRUPT);
-		return;
+		goto out;
 	}
 	if (arca_pack_footer_parse(p + n - ARCA_PACK_FOOTER_LEN, n, &tlen))
-		return;
+		goto out;
 	FUZZ_CHECK(tlen >= 2 && tlen <= n - ARCA_PACK_FOOTER_LEN);
 	blob_end = n - ARCA_PACK_FOOTER_LEN - tlen;
 	if (arca_pack_trailer_parse(c, z, p + blob_end, tlen, n, &es, &cnt)) {
 		FUZZ_CHECK(es == NULL && cnt == 0);
-		return;
+		goto out;
 	}
 	for (i = 0; i < cnt; i++) {
 		FUZZ_CHECK(es[i].offset == expect);
@@ -73,22 +114,26 @@ static void whole_pack(const arca_blob_codec *c, arca_zctx *z, const uint8_t *p,
 			  es[i].raw_len);
 	}
 	FUZZ_CHECK(expect == blob_end);
+out:
 	free(es);
+	arca_buf_free(&sealed);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	arca_zctx *z = fuzz_setup();
 	arca_blob_codec c;
+	bool seal;
 
 	if (size < 1)
 		return 0;
 	fuzz_codec(&c, data[0]);
+	seal = (data[0] & FUZZ_SEL_SEAL) != 0;
 	if (data[0] & FUZZ_SEL_NO_ZCTX)
 		z = NULL;
 	if (data[0] & SEL_ONE_BLOB)
-		one_blob(&c, z, data + 1, size - 1);
+		one_blob(&c, z, seal, data + 1, size - 1);
 	else
-		whole_pack(&c, z, data + 1, size - 1);
+		whole_pack(&c, z, seal, data + 1, size - 1);
 	return 0;
 }

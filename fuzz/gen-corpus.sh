@@ -16,10 +16,6 @@ CC=${CC:-cc}
 out=fuzz/corpus
 targets="pack_trailer index_file tree snapshot object config keyfile lock util_enc"
 
-if [ "${1:-}" = --clean ]; then
-	for t in $targets; do rm -rf "${out:?}/$t"; done
-fi
-
 make --no-print-directory BUILD="$BUILD" "$BUILD/arca" "$BUILD/libarca.a" >/dev/null
 
 tmp=$(mktemp -d /tmp/arca-gen-corpus.XXXXXX)
@@ -34,5 +30,8 @@ libs=$(pkg-config --libs libzstd libsodium openssl lmdb 2>/dev/null || echo -lzs
 # shellcheck disable=SC2086
 "$CC" -std=c11 -Wall -Wextra -Werror -Wshadow -g -Iinclude -Isrc -D_GNU_SOURCE \
 	-o "$tmp/gen_corpus" fuzz/gen_corpus.c "$BUILD/libarca.a" $libs -lpthread
+if [ "${1:-}" = --clean ]; then
+	for t in $targets; do rm -rf "${out:?}/$t"; done
+fi
 mkdir -p "$out"
 "$tmp/gen_corpus" "$out" "$tmp/r-xchacha" "$tmp/r-aes" "$tmp/r-none"

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #define SEED_MAX (64 * 1024)
+#define PACK_SEL_ONE_BLOB 0x40 /* fuzz_pack_trailer.c: one blob, not a pack */
 
 static const char *g_root;
 static int g_count;
@@ -129,6 +130,30 @@ fail:
 	return -1;
 }
 
+/* pack (sealed with c) -> the same pack with its trailer in plaintext and
+ * the footer giving the plaintext length: a FUZZ_SEL_SEAL input. */
+static void plain_trailer(const arca_blob_codec *c, const arca_buf *pack, arca_buf *out)
+{
+	uint8_t footer[ARCA_PACK_FOOTER_LEN];
+	uint32_t tlen;
+	size_t blob_end, mark;
+
+	memcpy(footer, pack->data + pack->len - ARCA_PACK_FOOTER_LEN, sizeof(footer));
+	if (arca_pack_footer_parse(footer, pack->len, &tlen))
+		die("reading a pack footer");
+	blob_end = pack->len - ARCA_PACK_FOOTER_LEN - tlen;
+	out->len = 0;
+	if (arca_buf_put(out, pack->data, blob_end))
+		die("out of memory");
+	mark = out->len;
+	if (arca_open(c->cipher, c->key, out, pack->data + blob_end, tlen, FUZZ_PACK_TRAILER_AD,
+		      sizeof(FUZZ_PACK_TRAILER_AD) - 1))
+		die("opening a pack trailer");
+	arca_put_le32(footer, (uint32_t)(out->len - mark));
+	if (arca_buf_put(out, footer, sizeof(footer)))
+		die("out of memory");
+}
+
 static void gen_pack_trailer(arca_zctx *z)
 {
 	arca_buf pack = ARCA_BUF_INIT, b = ARCA_BUF_INIT;
@@ -158,7 +183,13 @@ static void gen_pack_trailer(arca_zctx *z)
 			 * the blob does not decompress */
 			pack.data[es[0].offset + 7] ^= 0x20;
 			put_sel("pack_trailer", "mut-pack-none-blob0", (uint8_t)cid, pack.data, pack.len);
-		} else if (cid == ARCA_CIPHER_XCHACHA20_POLY1305) {
+		}
+		if (cid != ARCA_CIPHER_NONE) {
+			snprintf(name, sizeof(name), "seal-pack-%s-3blobs", ct);
+			plain_trailer(&c, &pack, &b);
+			put_sel("pack_trailer", name, (uint8_t)(cid | FUZZ_SEL_SEAL), b.data, b.len);
+		}
+		if (cid == ARCA_CIPHER_XCHACHA20_POLY1305) {
 			/* a flipped bit in the sealed trailer: authentication fails */
 			pack.data[pack.len - ARCA_PACK_FOOTER_LEN - 5] ^= 0x01;
 			put_sel("pack_trailer", "mut-pack-xchacha-trailer", (uint8_t)cid, pack.data,
@@ -185,16 +216,27 @@ static void gen_pack_trailer(arca_zctx *z)
 				die("sealing a blob");
 			b.data[0] = flags;
 			snprintf(name, sizeof(name), "blob-%s-%s", ct, compressible ? "zstd" : "raw");
-			put_sel("pack_trailer", name, (uint8_t)(cid | 0x40), b.data, b.len);
+			put_sel("pack_trailer", name, (uint8_t)(cid | PACK_SEL_ONE_BLOB), b.data, b.len);
+			if (cid != ARCA_CIPHER_NONE) {
+				/* the payload only (sealed with none), for seal-first */
+				arca_blob_codec plain;
+				fuzz_codec(&plain, 0);
+				b.len = 1 + 4 + ARCA_ID_LEN;
+				if (arca_blob_seal(&plain, z, &b, &id, text, rl, &flags))
+					die("sealing a blob");
+				b.data[0] = flags;
+				snprintf(name, sizeof(name), "seal-blob-%s-%s", ct, compressible ? "zstd" : "raw");
+				put_sel("pack_trailer", name, (uint8_t)(cid | PACK_SEL_ONE_BLOB | FUZZ_SEL_SEAL), b.data, b.len);
+			}
 			if (compressible && cid == ARCA_CIPHER_NONE) {
 				b.data[1 + 4 + ARCA_ID_LEN + 10] ^= 0xff; /* inside the zstd frame */
-				put_sel("pack_trailer", "mut-blob-none-zstd", (uint8_t)(cid | 0x40 | FUZZ_SEL_NO_ZCTX),
+				put_sel("pack_trailer", "mut-blob-none-zstd", (uint8_t)(cid | PACK_SEL_ONE_BLOB | FUZZ_SEL_NO_ZCTX),
 					b.data, b.len);
 			}
 		}
 	}
-	/* a bad magic */
-	put_sel("pack_trailer", "bad-magic", 0, "\x02\0\0\0\x01\0\0\0ARCAPACX\x01\0", 18);
+	/* an empty trailer (version 1, count 0) and a footer with a bad magic */
+	put_sel("pack_trailer", "bad-magic", 0, "\x01\0" "\x02\0\0\0\x01\0\0\0ARCAPACX", 18);
 	arca_buf_free(&pack);
 	arca_buf_free(&b);
 }
@@ -246,8 +288,20 @@ static void gen_index_file(arca_zctx *z)
 			put_sel("index_file", "index-none-2packs-plain", (uint8_t)cid, out.data, out.len);
 			out.data[out.len - 65] ^= 0x01; /* nsupersedes 2 -> 3: more than the bytes left */
 			put_sel("index_file", "mut-index-none-plain", (uint8_t)cid, out.data, out.len);
-		} else if (cid == ARCA_CIPHER_XCHACHA20_POLY1305) {
-			put_sel("index_file", "trunc-index-xchacha", (uint8_t)cid, out.data, out.len - 1);
+		} else {
+			arca_blob_codec plain;
+			fuzz_codec(&plain, 0);
+			out.len = 0;
+			if (arca_idx_file_encode(&plain, z, &out, &f))
+				die("encoding an index file");
+			snprintf(name, sizeof(name), "seal-index-%s-2packs", ct);
+			put_sel("index_file", name, (uint8_t)(cid | FUZZ_SEL_SEAL), out.data, out.len);
+			if (cid == ARCA_CIPHER_XCHACHA20_POLY1305) {
+				out.len = 0;
+				if (arca_idx_file_encode(&c, z, &out, &f))
+					die("encoding an index file");
+				put_sel("index_file", "trunc-index-xchacha", (uint8_t)cid, out.data, out.len - 1);
+			}
 		}
 
 		f.npacks = 0;
@@ -346,6 +400,22 @@ static void gen_tree(void)
 	put("tree", "mut-tree-trailing", out.data, out.len);
 	arca_tree_clear(&t);
 
+	/* the smallest entry: a fifo with a 1-byte name and every field 0
+	 * (15 bytes; the decoder once assumed at least 16) */
+	{
+		arca_node n;
+		memset(&t, 0, sizeof(t));
+		memset(&n, 0, sizeof(n));
+		n.name = xstrdup("p");
+		n.kind = ARCA_NODE_FIFO;
+		n.user = xstrdup("");
+		n.group = xstrdup("");
+		if (arca_tree_add(&t, &n))
+			die("building a tree");
+		put_tree(&t, "tree-smallest-entry", &out);
+		arca_tree_clear(&t);
+	}
+
 	/* one symlink called "..": must be refused */
 	memset(&t, 0, sizeof(t));
 	add_node(&t, "..", ARCA_NODE_SYMLINK, 1);
@@ -443,6 +513,15 @@ static void gen_object(arca_zctx *z)
 				put_sel("object", "obj-none-zstd-nozctx", (uint8_t)(sel | FUZZ_SEL_NO_ZCTX),
 					out.data, out.len);
 				put_sel("object", "trunc-obj-none-zstd", sel, out.data, out.len - 4);
+			}
+			if (cid != ARCA_CIPHER_NONE && li == 0) {
+				arca_blob_codec plain;
+				fuzz_codec(&plain, 0);
+				out.len = 0;
+				if (arca_object_seal(&plain, z, &out, labels[li], text, sizeof(text)))
+					die("sealing an object");
+				snprintf(name, sizeof(name), "seal-obj-%s-%s-zstd", cipher_tag(cid), labels[li]);
+				put_sel("object", name, (uint8_t)(sel | FUZZ_SEL_SEAL), out.data, out.len);
 			}
 			if (cid == ARCA_CIPHER_XCHACHA20_POLY1305 && li == 1) {
 				/* sealed under another label: refused */

@@ -430,3 +430,73 @@ void arca_be_stats_get(arca_backend *be, arca_be_stats *out)
 	out->bytes_out = __atomic_load_n(&be->n_bytes_out, __ATOMIC_RELAXED);
 	out->retries = __atomic_load_n(&be->n_retries, __ATOMIC_RELAXED);
 }
+
+/* ---- streaming put ---- */
+
+struct arca_be_stream {
+	arca_backend *be;
+	void *handle;   /* driver stream, or NULL when buffering */
+	arca_buf buf;   /* fallback */
+	uint64_t bytes;
+};
+
+int arca_be_stream_open(arca_backend *be, arca_be_stream **out)
+{
+	arca_be_stream *s = calloc(1, sizeof(*s));
+	int rc;
+	*out = NULL;
+	if (!s)
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	s->be = be;
+	if (be->stream_open && (rc = be->stream_open(be, &s->handle))) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int arca_be_stream_write(arca_be_stream *s, const void *p, size_t n)
+{
+	int rc;
+	if (s->handle)
+		rc = s->be->stream_write(s->be, s->handle, p, n);
+	else
+		rc = arca_buf_put(&s->buf, p, n);
+	if (!rc)
+		s->bytes += n;
+	return rc;
+}
+
+int arca_be_stream_commit(arca_be_stream *s, const char *key)
+{
+	int rc;
+	if ((rc = key_check(key, 0))) {
+		arca_be_stream_abort(s);
+		return rc;
+	}
+	if (s->handle) {
+		count_request(s->be);
+		rc = s->be->stream_commit(s->be, s->handle, key);
+		s->handle = NULL; /* the driver freed it, whatever the outcome */
+		if (rc)
+			rc = fail(s->be, key, rc, NULL);
+		else
+			__atomic_add_fetch(&s->be->n_bytes_out, s->bytes, __ATOMIC_RELAXED);
+	} else {
+		rc = arca_be_put(s->be, key, s->buf.data, s->buf.len, 0);
+	}
+	arca_buf_free(&s->buf);
+	free(s);
+	return rc;
+}
+
+void arca_be_stream_abort(arca_be_stream *s)
+{
+	if (!s)
+		return;
+	if (s->handle)
+		s->be->stream_abort(s->be, s->handle);
+	arca_buf_free(&s->buf);
+	free(s);
+}

@@ -31,6 +31,18 @@ int arca_be_list(arca_backend *be, const char *prefix, arca_backend_list_cb cb, 
 int arca_be_remove(arca_backend *be, const char *key);
 const char *arca_be_location(arca_backend *be);
 
+/*
+ * Streaming put: write an object in pieces when its name is known only at
+ * the end (packs are named by their hash).  Uses the driver's streaming
+ * interface, or buffers in memory and puts at commit.  commit and abort
+ * free the stream; abort accepts NULL.
+ */
+typedef struct arca_be_stream arca_be_stream;
+int arca_be_stream_open(arca_backend *be, arca_be_stream **out);
+int arca_be_stream_write(arca_be_stream *s, const void *p, size_t n);
+int arca_be_stream_commit(arca_be_stream *s, const char *key);
+void arca_be_stream_abort(arca_be_stream *s);
+
 typedef struct arca_be_stats {
 	uint64_t requests;
 	uint64_t bytes_in;  /* read from the backend */

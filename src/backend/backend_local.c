@@ -672,6 +672,104 @@ int arca_backend_local_cleanup_temps(arca_backend *be, unsigned max_age_seconds,
 	return 0;
 }
 
+
+/* ---- streaming put ---- */
+
+/* A temporary file in the repository root, renamed into place at commit
+ * (same filesystem, so the rename is atomic). */
+typedef struct local_stream {
+	int fd;
+	char *tmp;
+} local_stream;
+
+static int local_stream_open(arca_backend *be, void **handle)
+{
+	local_be *lb = L(be);
+	local_stream *ls = calloc(1, sizeof(*ls));
+	uint8_t rnd[8];
+	size_t tlen = strlen(lb->root) + sizeof(TMP_PREFIX) + 48;
+	*handle = NULL;
+	if (!ls || !(ls->tmp = malloc(tlen))) {
+		free(ls);
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		free(ls->tmp);
+		free(ls);
+		return arca_error_errno(errno, "cannot get random bytes for a temporary name");
+	}
+	snprintf(ls->tmp, tlen, "%s/" TMP_PREFIX "%ld-%02x%02x%02x%02x%02x%02x%02x%02x", lb->root,
+		 (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	ls->fd = open(ls->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (ls->fd < 0) {
+		int rc = arca_error_errno(errno, "cannot create %s", ls->tmp);
+		free(ls->tmp);
+		free(ls);
+		return rc;
+	}
+	*handle = ls;
+	return 0;
+}
+
+static int local_stream_write(arca_backend *be, void *handle, const void *p, size_t n)
+{
+	local_stream *ls = handle;
+	if (write_all(ls->fd, p, n) != 0)
+		return arca_error_errno(errno, "cannot write %s", ls->tmp);
+	return 0;
+}
+
+static void local_stream_abort(arca_backend *be, void *handle)
+{
+	local_stream *ls = handle;
+	if (!ls)
+		return;
+	if (ls->fd >= 0)
+		close(ls->fd);
+	unlink(ls->tmp);
+	free(ls->tmp);
+	free(ls);
+}
+
+static int local_stream_commit(arca_backend *be, void *handle, const char *key)
+{
+	local_be *lb = L(be);
+	local_stream *ls = handle;
+	char *path = NULL, *dir = NULL, *slash;
+	int rc;
+	if (fsync(ls->fd) != 0) {
+		rc = arca_error_errno(errno, "cannot fsync %s", ls->tmp);
+		goto out;
+	}
+	if (close(ls->fd) != 0) {
+		ls->fd = -1;
+		rc = arca_error_errno(errno, "cannot close %s", ls->tmp);
+		goto out;
+	}
+	ls->fd = -1;
+	if ((rc = path_of(lb, key, &path)))
+		goto out;
+	if (!(dir = strdup(path))) {
+		rc = arca_error_set(ARCA_NOMEM, "out of memory");
+		goto out;
+	}
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	if (rename(ls->tmp, path) != 0) {
+		if (errno != ENOENT || (rc = mkdir_p(dir)) || rename(ls->tmp, path) != 0) {
+			rc = rc ? rc : arca_error_errno(errno, "cannot rename %s to %s", ls->tmp, path);
+			goto out;
+		}
+	}
+	cache_invalidate(lb, key);
+	rc = fsync_dir(dir);
+out:
+	free(path);
+	free(dir);
+	local_stream_abort(be, ls); /* unlink is a no-op after the rename */
+	return rc;
+}
+
 /* ---- lifecycle ---- */
 
 static const char *local_location(arca_backend *be) { return L(be)->root; }
@@ -720,6 +818,10 @@ int arca_backend_local_new(arca_backend **out, const char *path)
 	lb->base.stat = local_stat;
 	lb->base.list = local_list;
 	lb->base.remove = local_remove;
+	lb->base.stream_open = local_stream_open;
+	lb->base.stream_write = local_stream_write;
+	lb->base.stream_commit = local_stream_commit;
+	lb->base.stream_abort = local_stream_abort;
 	lb->base.location = local_location;
 	lb->base.free = local_free;
 	*out = &lb->base;

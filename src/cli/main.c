@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,6 +387,11 @@ int main(int argc, char **argv)
 	const char *e;
 	size_t i;
 	int o, rc;
+	/* Chunks and pack pieces are large and short-lived: serve them from
+	 * mmap so freed memory goes back to the system at once instead of
+	 * lingering in per-thread arenas (keeps peak RSS near live data). */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_ARENA_MAX, 4);
 	memset(&c, 0, sizeof(c));
 	c.repo = getenv("ARCA_REPO");
 	if ((e = getenv("ARCA_CACHE_DIR")) && *e)

@@ -227,12 +227,45 @@ out:
 
 struct arca_pack_writer {
 	arca_blob_codec codec;
-	arca_buf data; /* blobs; after finish also trailer and footer */
+	arca_buf data; /* blobs not yet spilled; after finish also trailer and footer */
 	arca_blob_entry *entries;
 	size_t n, cap;
 	bool finished;
 	arca_id id;
+	/* streaming (arca_pack_writer_set_sink): bytes leave in pieces */
+	arca_pack_sink_fn sink;
+	void *sink_payload;
+	arca_sha256_ctx *hash;
+	uint64_t spilled; /* bytes already handed to the sink */
 };
+
+#define SPILL_BYTES (1u << 20)
+
+int arca_pack_writer_set_sink(arca_pack_writer *w, arca_pack_sink_fn fn, void *payload)
+{
+	int rc;
+	if (w->n || w->data.len)
+		return arca_error_set(ARCA_INVAL, "a pack writer's sink must be set while it is empty");
+	if (!w->hash && (rc = arca_sha256_new(&w->hash)))
+		return rc;
+	w->sink = fn;
+	w->sink_payload = payload;
+	return 0;
+}
+
+/* Hand buffered bytes to the sink (streaming mode only). */
+static int spill(arca_pack_writer *w)
+{
+	int rc;
+	if (!w->sink || !w->data.len)
+		return 0;
+	arca_sha256_update(w->hash, w->data.data, w->data.len);
+	if ((rc = w->sink(w->data.data, w->data.len, w->sink_payload)))
+		return rc;
+	w->spilled += w->data.len;
+	w->data.len = 0;
+	return 0;
+}
 
 int arca_pack_writer_new(arca_pack_writer **out, const arca_blob_codec *c)
 {
@@ -255,6 +288,7 @@ void arca_pack_writer_free(arca_pack_writer *w)
 		return;
 	arca_buf_free(&w->data);
 	free(w->entries);
+	arca_sha256_free(w->hash);
 	free(w);
 }
 
@@ -263,6 +297,11 @@ void arca_pack_writer_reset(arca_pack_writer *w)
 	w->data.len = 0; /* keep the capacity for the next pack */
 	w->n = 0;
 	w->finished = false;
+	w->spilled = 0;
+	if (w->hash) {
+		arca_id junk;
+		arca_sha256_final(w->hash, &junk); /* restart the running hash */
+	}
 }
 
 static int push_entry(arca_pack_writer *w, const arca_blob_entry *e)
@@ -297,12 +336,14 @@ int arca_pack_writer_add(arca_pack_writer *w, arca_zctx *z, uint8_t type,
 	e.id = *id;
 	e.type = type;
 	e.key_id = 0; /* the codec has no key id: the master data key */
-	e.offset = mark;
+	e.offset = w->spilled + mark;
 	e.stored_len = (uint32_t)(w->data.len - mark);
 	e.raw_len = (uint32_t)n;
-	if ((rc = push_entry(w, &e)))
+	if ((rc = push_entry(w, &e))) {
 		w->data.len = mark;
-	return rc;
+		return rc;
+	}
+	return w->data.len >= SPILL_BYTES ? spill(w) : 0;
 }
 
 int arca_pack_writer_add_sealed(arca_pack_writer *w, const arca_blob_entry *e,
@@ -323,14 +364,20 @@ int arca_pack_writer_add_sealed(arca_pack_writer *w, const arca_blob_entry *e,
 	mark = w->data.len;
 	if ((rc = arca_buf_put(&w->data, stored, e->stored_len)))
 		return rc;
-	ne.offset = mark;
-	if ((rc = push_entry(w, &ne)))
+	ne.offset = w->spilled + mark;
+	if ((rc = push_entry(w, &ne))) {
 		w->data.len = mark;
-	return rc;
+		return rc;
+	}
+	return w->data.len >= SPILL_BYTES ? spill(w) : 0;
 }
 
-size_t arca_pack_writer_size(const arca_pack_writer *w) { return w->finished ? 0 : w->data.len; }
+size_t arca_pack_writer_size(const arca_pack_writer *w)
+{
+	return w->finished ? 0 : (size_t)w->spilled + w->data.len;
+}
 size_t arca_pack_writer_count(const arca_pack_writer *w) { return w->finished ? 0 : w->n; }
+uint64_t arca_pack_writer_total(const arca_pack_writer *w) { return w->spilled + w->data.len; }
 
 int arca_pack_writer_finish(arca_pack_writer *w, arca_zctx *z, arca_id *pack_id,
 			    const arca_buf **bytes, const arca_blob_entry **entries, size_t *n)
@@ -361,7 +408,13 @@ int arca_pack_writer_finish(arca_pack_writer *w, arca_zctx *z, arca_id *pack_id,
 	memcpy(footer + 8, FOOTER_MAGIC, 8);
 	if ((rc = arca_buf_put(&w->data, footer, sizeof(footer))))
 		goto out;
-	arca_sha256(&w->id, w->data.data, w->data.len);
+	if (w->sink) {
+		if ((rc = spill(w)))
+			goto out;
+		arca_sha256_final(w->hash, &w->id);
+	} else {
+		arca_sha256(&w->id, w->data.data, w->data.len);
+	}
 	w->finished = true;
 done:
 	*pack_id = w->id;

@@ -71,8 +71,19 @@ int arca_pack_writer_add(arca_pack_writer *w, arca_zctx *z, uint8_t type,
 /* Append a blob that is already sealed (repack/copy). */
 int arca_pack_writer_add_sealed(arca_pack_writer *w, const arca_blob_entry *e,
 				const void *stored);
+/*
+ * Streaming: from now on the writer keeps at most about 1 MiB and hands
+ * the pack's bytes, in order, to fn (a non-zero return fails the add or
+ * finish that spilled).  finish() then spills the rest, trailer and footer
+ * included, and returns an empty *bytes.  Set it while the writer is
+ * empty; it stays set across resets.
+ */
+typedef int (*arca_pack_sink_fn)(const void *p, size_t n, void *payload);
+int arca_pack_writer_set_sink(arca_pack_writer *w, arca_pack_sink_fn fn, void *payload);
 size_t arca_pack_writer_size(const arca_pack_writer *w);  /* bytes so far */
 size_t arca_pack_writer_count(const arca_pack_writer *w); /* blobs so far */
+/* Bytes of the pack so far, spilled or not; after finish, the whole pack. */
+uint64_t arca_pack_writer_total(const arca_pack_writer *w);
 /*
  * Finish: append trailer and footer, compute the pack id.  *bytes is the
  * whole pack (owned by the writer until the next call or free); *entries

@@ -261,6 +261,8 @@ static int key_try(arca_repo *r, const char *name, const uint8_t *p, size_t n, c
 	memcpy(r->keys->data_key, plain.data + 1, 32);
 	memcpy(r->keys->id_key, plain.data + 33, 32);
 	memcpy(r->keys->chunker_seed, plain.data + 65, 32);
+	r->kdf_t = k.t;
+	r->kdf_m_kib = k.m;
 	rc = 0;
 out:
 	if (plain.data)
@@ -505,6 +507,8 @@ int arca_repo_init(arca_repo **out, const char *url, const char *password,
 	/* keys first: a config without a key would be an unopenable repo */
 	if (opts.cipher != ARCA_CIPHER_NONE && (rc = key_write(r, password, opts.kdf_t, opts.kdf_m_kib, &r->key_id)))
 		goto fail;
+	r->kdf_t = opts.kdf_t;
+	r->kdf_m_kib = opts.kdf_m_kib;
 	if ((rc = arca_be_put(r->be, ARCA_CONFIG_KEY, r->config_raw, ARCA_CONFIG_LEN, ARCA_PUT_NOREPLACE)))
 		goto fail;
 	derive_runtime(r, r->config_raw + 64);
@@ -632,7 +636,10 @@ int arca_repo_key_add(arca_repo *r, const char *password, arca_id *out_id)
 		return rc;
 	if (!password || !*password)
 		return arca_error_set(ARCA_INVAL, "the new password is empty");
-	return key_write(r, password, ARCA_KDF_T_DEFAULT, ARCA_KDF_M_KIB_DEFAULT, out_id);
+	/* the cost the user chose at init (or of the key in use), not the default:
+	 * key add / passwd must not silently weaken a repository */
+	return key_write(r, password, r->kdf_t ? r->kdf_t : ARCA_KDF_T_DEFAULT,
+			 r->kdf_m_kib ? r->kdf_m_kib : ARCA_KDF_M_KIB_DEFAULT, out_id);
 }
 
 int arca_repo_key_list(arca_repo *r, arca_key_info **out, size_t *n)

@@ -24,7 +24,24 @@ struct arca_repo_writer {
 	arca_repo *r;
 	arca_zctx *z;
 	arca_pack_writer *pw[2]; /* by blob type: data, tree */
+	/* packs stream to the backend as they fill, so a writer holds about
+	 * 1 MiB instead of a whole pack */
+	arca_be_stream *stream[2];
+	struct writer_sink {
+		struct arca_repo_writer *w;
+		int t;
+	} sink[2];
 };
+
+static int pack_sink(const void *p, size_t n, void *payload)
+{
+	struct writer_sink *ws = payload;
+	arca_repo_writer *w = ws->w;
+	int rc;
+	if (!w->stream[ws->t] && (rc = arca_be_stream_open(w->r->be, &w->stream[ws->t])))
+		return rc;
+	return arca_be_stream_write(w->stream[ws->t], p, n);
+}
 
 struct arca_repo_reader {
 	arca_repo *r;
@@ -47,9 +64,13 @@ int arca_repo_writer_new(arca_repo_writer **out, arca_repo *r)
 	if (!w)
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	w->r = r;
+	w->sink[0].w = w->sink[1].w = w;
+	w->sink[1].t = 1;
 	if ((rc = arca_zctx_new(&w->z, r->compress_algo, r->compress_level)) ||
 	    (rc = arca_pack_writer_new(&w->pw[0], &r->codec)) ||
-	    (rc = arca_pack_writer_new(&w->pw[1], &r->codec))) {
+	    (rc = arca_pack_writer_new(&w->pw[1], &r->codec)) ||
+	    (rc = arca_pack_writer_set_sink(w->pw[0], pack_sink, &w->sink[0])) ||
+	    (rc = arca_pack_writer_set_sink(w->pw[1], pack_sink, &w->sink[1]))) {
 		arca_repo_writer_free(w);
 		return rc;
 	}
@@ -81,6 +102,7 @@ void arca_repo_writer_free(arca_repo_writer *w)
 			if (!arca_pack_writer_finish(w->pw[t], w->z, &pid, &bytes, &e, &n))
 				release_claims(w->r, e, n);
 		}
+		arca_be_stream_abort(w->stream[t]);
 		arca_pack_writer_free(w->pw[t]);
 	}
 	arca_zctx_free(w->z);
@@ -179,18 +201,29 @@ static int finish_pack(arca_repo_writer *w, int t)
 	size_t n;
 	arca_id pid;
 	char key[80];
+	uint64_t packlen;
 	bool commit;
 	int rc;
 	if (!arca_pack_writer_count(w->pw[t]))
 		return 0;
-	if ((rc = arca_pack_writer_finish(w->pw[t], w->z, &pid, &bytes, &e, &n)))
+	if ((rc = arca_pack_writer_finish(w->pw[t], w->z, &pid, &bytes, &e, &n))) {
+		arca_be_stream_abort(w->stream[t]);
+		w->stream[t] = NULL;
 		return rc;
+	}
 	arca_repo_pack_key(key, &pid);
-	if ((rc = arca_be_put(r->be, key, bytes->data, bytes->len, 0))) {
+	if (w->stream[t]) {
+		rc = arca_be_stream_commit(w->stream[t], key);
+		w->stream[t] = NULL;
+	} else {
+		rc = arca_be_put(r->be, key, bytes->data, bytes->len, 0);
+	}
+	if (rc) {
 		release_claims(r, e, n);
 		arca_pack_writer_reset(w->pw[t]);
 		return rc;
 	}
+	packlen = arca_pack_writer_total(w->pw[t]);
 	copy = malloc(n * sizeof(*copy));
 	if (!copy) {
 		arca_pack_writer_reset(w->pw[t]);
@@ -215,7 +248,7 @@ static int finish_pack(arca_repo_writer *w, int t)
 	r->pending[r->npending].n = n;
 	r->npending++;
 	r->stats.packs_written++;
-	r->stats.stored_bytes_new += bytes->len;
+	r->stats.stored_bytes_new += packlen;
 	commit = r->npending >= COMMIT_EVERY_PACKS;
 	pthread_mutex_unlock(&r->mu);
 	arca_pack_writer_reset(w->pw[t]);

@@ -44,6 +44,7 @@ struct arca_repo {
 	uint32_t pack_size;
 	arca_repo_keys *keys; /* sodium_malloc'd */
 	arca_id key_id;       /* key file that opened it */
+	uint32_t kdf_t, kdf_m_kib; /* its KDF cost; keys added later get the same */
 	uint64_t gear[256];
 	arca_idfn idfn;
 	arca_blob_codec codec;

@@ -42,6 +42,7 @@ typedef struct queue {
 	pthread_cond_t not_empty, not_full;
 	job *ring;
 	size_t cap, head, count;
+	size_t bytes, max_bytes; /* queued chunk bytes, and their budget */
 	bool closed;
 } queue;
 
@@ -89,10 +90,12 @@ static int queue_init(queue *q, size_t cap)
 static void queue_push(queue *q, job *j)
 {
 	pthread_mutex_lock(&q->mu);
-	while (q->count == q->cap)
+	/* bounded by count and by bytes (memory), but never refuse the only job */
+	while (q->count == q->cap || (q->count && q->bytes + j->n > q->max_bytes))
 		pthread_cond_wait(&q->not_full, &q->mu);
 	q->ring[(q->head + q->count) % q->cap] = *j;
 	q->count++;
+	q->bytes += j->n;
 	pthread_cond_signal(&q->not_empty);
 	pthread_mutex_unlock(&q->mu);
 }
@@ -109,6 +112,7 @@ static bool queue_pop(queue *q, job *j)
 	*j = q->ring[q->head];
 	q->head = (q->head + 1) % q->cap;
 	q->count--;
+	q->bytes -= j->n;
 	pthread_cond_signal(&q->not_full);
 	pthread_mutex_unlock(&q->mu);
 	return true;
@@ -864,6 +868,7 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 		a.nworkers = 64;
 	if ((rc = queue_init(&a.q, a.nworkers * 4 + 4)))
 		goto out;
+	a.q.max_bytes = (size_t)a.cp.max * 2;
 	a.workers = calloc(a.nworkers, sizeof(pthread_t));
 	if (!a.workers) {
 		rc = arca_error_set(ARCA_NOMEM, "out of memory");

@@ -273,8 +273,11 @@ int arca_check(arca_repo *r, const arca_check_opts *o, arca_check_result *res)
 			arca_idset_insert(&c.bad_packs, id, NULL);
 		}
 	}
+	/* A pack an index file names is not a leftover even when every blob in
+	 * it also lives in another pack (killed runs rewrite blobs they never
+	 * indexed): 'repair index' could not "adopt" it any further. */
 	for (pos = 0; arca_idset_next(&c.packs_present, &pos, &id, NULL);)
-		if (!arca_idset_contains(&c.packs_indexed, id))
+		if (!arca_idset_contains(&c.packs_indexed, id) && !arca_index_has_pack(arca_repo_index(r), id))
 			res->unindexed_packs++;
 	/* trees */
 	for (i = 0; i < l.n; i++) {

@@ -36,6 +36,8 @@ static int field_str(arca_buf *out, unsigned tag, const char *s)
 	return rc ? rc : arca_enc_str(out, s);
 }
 
+/* Fields that write several values to one buffer chain them with ||, which
+ * sequences the calls: the operands of | may be evaluated in any order. */
 int arca_snapshot_encode(const arca_snapshot *s, arca_buf *out)
 {
 	arca_buf v = ARCA_BUF_INIT;
@@ -45,7 +47,7 @@ int arca_snapshot_encode(const arca_snapshot *s, arca_buf *out)
 	rc |= arca_enc_u8(out, SNAP_VERSION);
 	rc |= arca_enc_svarint(&v, s->time_ns);
 	rc |= field(out, F_TIME, &v);
-	rc |= arca_enc_varint(out, F_TREE) | arca_enc_bytes(out, s->tree.b, ARCA_ID_LEN);
+	rc |= arca_enc_varint(out, F_TREE) || arca_enc_bytes(out, s->tree.b, ARCA_ID_LEN);
 	if (s->host)
 		rc |= field_str(out, F_HOST, s->host);
 	if (s->user)
@@ -57,7 +59,7 @@ int arca_snapshot_encode(const arca_snapshot *s, arca_buf *out)
 	if (s->type)
 		rc |= field_str(out, F_TYPE, s->type);
 	if (s->has_parent)
-		rc |= arca_enc_varint(out, F_PARENT) | arca_enc_bytes(out, s->parent.b, ARCA_ID_LEN);
+		rc |= arca_enc_varint(out, F_PARENT) || arca_enc_bytes(out, s->parent.b, ARCA_ID_LEN);
 	if (s->expires_ns) {
 		arca_buf_clear(&v);
 		rc |= arca_enc_svarint(&v, s->expires_ns);
@@ -65,26 +67,26 @@ int arca_snapshot_encode(const arca_snapshot *s, arca_buf *out)
 	}
 	for (i = 0; i < s->nmeta; i++) {
 		arca_buf_clear(&v);
-		rc |= arca_enc_str(&v, s->meta[i].key) | arca_enc_str(&v, s->meta[i].value);
+		rc |= arca_enc_str(&v, s->meta[i].key) || arca_enc_str(&v, s->meta[i].value);
 		rc |= field(out, F_META, &v);
 	}
 	for (i = 0; i < s->nsource; i++) {
 		arca_buf_clear(&v);
-		rc |= arca_enc_str(&v, s->source[i].key) | arca_enc_str(&v, s->source[i].value);
+		rc |= arca_enc_str(&v, s->source[i].key) || arca_enc_str(&v, s->source[i].value);
 		rc |= field(out, F_SOURCE, &v);
 	}
 	arca_buf_clear(&v);
-	rc |= arca_enc_varint(&v, st->files_new) | arca_enc_varint(&v, st->files_changed) |
-	      arca_enc_varint(&v, st->files_unmodified) | arca_enc_varint(&v, st->dirs) |
-	      arca_enc_varint(&v, st->bytes_total) | arca_enc_varint(&v, st->bytes_read) |
-	      arca_enc_varint(&v, st->blobs_new) | arca_enc_varint(&v, st->bytes_added_raw) |
-	      arca_enc_varint(&v, st->bytes_added) | arca_enc_varint(&v, st->duration_ms) |
+	rc |= arca_enc_varint(&v, st->files_new) || arca_enc_varint(&v, st->files_changed) ||
+	      arca_enc_varint(&v, st->files_unmodified) || arca_enc_varint(&v, st->dirs) ||
+	      arca_enc_varint(&v, st->bytes_total) || arca_enc_varint(&v, st->bytes_read) ||
+	      arca_enc_varint(&v, st->blobs_new) || arca_enc_varint(&v, st->bytes_added_raw) ||
+	      arca_enc_varint(&v, st->bytes_added) || arca_enc_varint(&v, st->duration_ms) ||
 	      arca_enc_varint(&v, st->errors);
 	rc |= field(out, F_STATS, &v);
 	if (s->program)
 		rc |= field_str(out, F_PROGRAM, s->program);
 	arca_buf_clear(&v);
-	rc |= arca_enc_varint(&v, s->uid) | arca_enc_varint(&v, s->gid);
+	rc |= arca_enc_varint(&v, s->uid) || arca_enc_varint(&v, s->gid);
 	rc |= field(out, F_UIDGID, &v);
 	arca_buf_free(&v);
 	return rc ? arca_error_set(ARCA_NOMEM, "out of memory encoding a snapshot") : 0;

@@ -57,7 +57,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}:exitcode=66:log_path=$T/san
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}:exitcode=67"
 
 export ARCA_CACHE_DIR="$T/cache"
-export ARCA_PASSWORD="e2e-correct-horse-$$"
+export ARCA_PASSWORD="e2e-correct-horse"
 unset ARCA_REPO ARCA_PASSWORD_FILE ARCA_NEW_PASSWORD
 
 _fail_msg() { printf 'FAIL [%s]: %s\n' "$TEST_NAME" "$*" >&2; }

@@ -11,26 +11,17 @@ numbers, link counts of non-directories, and the hard-link grouping (paths
 that share an inode in SRC must share one in DST, and only those).
 Entries present on one side only are errors.  Exits 1 with one line per
 difference (at most 50 shown), 0 when equal.
+
+SRC or DST may be @FILE, a manifest saved earlier with
+    rt_treecmp.py --save DIR FILE
+(every field above, content as SHA-256), so a version of a tree can be
+checked later without keeping a copy of it.
 """
 import hashlib
+import json
 import os
 import stat
 import sys
-
-
-def walk(root):
-    out = {}
-
-    def rec(rel):
-        p = os.path.join(root, rel) if rel else root
-        st = os.lstat(p)
-        out[rel] = (p, st)
-        if stat.S_ISDIR(st.st_mode):
-            for name in sorted(os.listdir(p)):
-                rec(os.path.join(rel, name) if rel else name)
-
-    rec("")
-    return out
 
 
 def sha(path):
@@ -53,15 +44,43 @@ def kind(m):
     return "?"
 
 
+def scan(root):
+    """rel path -> record of everything compared"""
+    if root.startswith("@"):
+        with open(root[1:]) as f:
+            return json.load(f)
+    out = {}
+
+    def rec(rel):
+        p = os.path.join(root, rel) if rel else root
+        st = os.lstat(p)
+        k = kind(st.st_mode)
+        out[rel] = {"kind": k, "mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
+                    "mtime": st.st_mtime_ns, "size": st.st_size, "nlink": st.st_nlink, "rdev": st.st_rdev,
+                    "ino": "%d:%d" % (st.st_dev, st.st_ino),
+                    "sha": sha(p) if k == "file" else None,
+                    "link": os.readlink(p) if k == "symlink" else None}
+        if k == "dir":
+            for name in sorted(os.listdir(p)):
+                rec(os.path.join(rel, name) if rel else name)
+
+    rec("")
+    return out
+
+
 def main():
     args = sys.argv[1:]
     flags = {a for a in args if a.startswith("--")}
     pos = [a for a in args if not a.startswith("--")]
+    if "--save" in flags and len(pos) == 2:
+        with open(pos[1], "w") as f:
+            json.dump(scan(pos[0]), f)
+        return 0
     if len(pos) != 2:
         print(__doc__, file=sys.stderr)
         return 2
     src, dst = pos
-    a, b = walk(src), walk(dst)
+    a, b = scan(src), scan(dst)
     errs = []
 
     def err(msg):
@@ -72,42 +91,42 @@ def main():
     for rel in sorted(set(b) - set(a)):
         err("extra in restore: %r" % rel)
     for rel in sorted(set(a) & set(b)):
-        (pa, sa), (pb, sb) = a[rel], b[rel]
+        ra, rb = a[rel], b[rel]
         name = rel or "."
-        ka, kb = kind(sa.st_mode), kind(sb.st_mode)
+        ka, kb = ra["kind"], rb["kind"]
         if ka != kb:
             err("%r: type %s restored as %s" % (name, ka, kb))
             continue
         root_meta = not (rel == "" and "--no-root-meta" in flags)
-        if ka != "symlink" and root_meta and stat.S_IMODE(sa.st_mode) != stat.S_IMODE(sb.st_mode):
-            err("%r: mode %04o restored as %04o" % (name, stat.S_IMODE(sa.st_mode), stat.S_IMODE(sb.st_mode)))
-        if "--no-owner" not in flags and root_meta and (sa.st_uid, sa.st_gid) != (sb.st_uid, sb.st_gid):
-            err("%r: owner %d:%d restored as %d:%d" % (name, sa.st_uid, sa.st_gid, sb.st_uid, sb.st_gid))
+        if ka != "symlink" and root_meta and ra["mode"] != rb["mode"]:
+            err("%r: mode %04o restored as %04o" % (name, ra["mode"], rb["mode"]))
+        if "--no-owner" not in flags and root_meta and (ra["uid"], ra["gid"]) != (rb["uid"], rb["gid"]):
+            err("%r: owner %d:%d restored as %d:%d" % (name, ra["uid"], ra["gid"], rb["uid"], rb["gid"]))
         check_mtime = "--no-mtime" not in flags and root_meta
         if ka == "dir" and "--no-dir-mtime" in flags:
             check_mtime = False
         if ka == "symlink" and "--no-symlink-mtime" in flags:
             check_mtime = False
-        if check_mtime and sa.st_mtime_ns != sb.st_mtime_ns:
-            err("%r (%s): mtime %d restored as %d" % (name, ka, sa.st_mtime_ns, sb.st_mtime_ns))
+        if check_mtime and ra["mtime"] != rb["mtime"]:
+            err("%r (%s): mtime %d restored as %d" % (name, ka, ra["mtime"], rb["mtime"]))
         if ka == "file":
-            if sa.st_size != sb.st_size:
-                err("%r: size %d restored as %d" % (name, sa.st_size, sb.st_size))
-            elif sha(pa) != sha(pb):
+            if ra["size"] != rb["size"]:
+                err("%r: size %d restored as %d" % (name, ra["size"], rb["size"]))
+            elif ra["sha"] != rb["sha"]:
                 err("%r: content differs" % name)
-        if ka == "symlink" and os.readlink(pa) != os.readlink(pb):
-            err("%r: link target %r restored as %r" % (name, os.readlink(pa), os.readlink(pb)))
-        if ka in ("chardev", "blockdev") and sa.st_rdev != sb.st_rdev:
-            err("%r: device %x restored as %x" % (name, sa.st_rdev, sb.st_rdev))
-        if ka != "dir" and sa.st_nlink != sb.st_nlink:
-            err("%r: link count %d restored as %d" % (name, sa.st_nlink, sb.st_nlink))
+        if ka == "symlink" and ra["link"] != rb["link"]:
+            err("%r: link target %r restored as %r" % (name, ra["link"], rb["link"]))
+        if ka in ("chardev", "blockdev") and ra["rdev"] != rb["rdev"]:
+            err("%r: device %x restored as %x" % (name, ra["rdev"], rb["rdev"]))
+        if ka != "dir" and ra["nlink"] != rb["nlink"]:
+            err("%r: link count %d restored as %d" % (name, ra["nlink"], rb["nlink"]))
 
     # hard-link grouping: same partition of non-directory paths by inode
     def groups(t):
         g = {}
-        for rel, (_, st) in t.items():
-            if not stat.S_ISDIR(st.st_mode):
-                g.setdefault((st.st_dev, st.st_ino), []).append(rel)
+        for rel, r in t.items():
+            if r["kind"] != "dir":
+                g.setdefault(r["ino"], []).append(rel)
         return {frozenset(v) for v in g.values()}
 
     common = set(a) & set(b)

@@ -89,7 +89,7 @@ for step in $PLAN; do
 	if [ "$victim" = stream ]; then
 		"$ARCA_BIN" -r "$R" backup --stdin --stdin-name big.bin < <(slow_feed) >"$T/victim.out" 2>&1 &
 	else
-		"$ARCA_BIN" -r "$R" backup "$VT" >"$T/victim.out" 2>&1 &
+		"$ARCA_BIN" -r "$R" backup --force "$VT" >"$T/victim.out" 2>&1 &
 	fi
 	pid=$!
 	bg_track $pid
@@ -127,7 +127,7 @@ for step in $PLAN; do
 	# backup's lock is recognised as stale
 	ok arca -r "$R" check
 	assert_contains "$T/out" "no errors" "check after kill $n"
-	[ -z "$(ls -A "$R/locks")" ] || fail "kill $n: the dead backup's lock is still there: $(ls -A "$R/locks")"
+	[ -z "$(ls "$R/locks")" ] || fail "kill $n: the dead backup's lock is still there: $(ls "$R/locks")"
 	verify_committed 2 # the snapshots made before any kill
 
 	# the next backup succeeds and cleans up

@@ -469,7 +469,12 @@ static void test_local_temps(void **state)
 	put_str(f->be, "data/ab/abab", "x");
 	plant(f, "data/ab/.tmp-1234-deadbeef", 3 * 86400); /* a killed process's */
 	plant(f, ".tmp-1-00", 3 * 86400);
-	plant(f, "data/ab/.tmp-5678-cafe", 10); /* someone writing right now */
+	{
+		char live[64];
+		snprintf(live, sizeof(live), "data/ab/.tmp-%ld-cafe", (long)getpid());
+		plant(f, live, 10); /* a live writer (us), writing right now */
+	}
+	plant(f, "data/ab/.tmp-999999999-beef", 10); /* young, but its writer is dead */
 
 	/* never listed */
 	memset(&s, 0, sizeof(s));
@@ -478,7 +483,7 @@ static void test_local_temps(void **state)
 	assert_true(seen_has(&s, "data/ab/abab", 1));
 
 	assert_int_equal(arca_backend_local_cleanup_temps(f->be, 86400, &removed), 0);
-	assert_int_equal(removed, 2);
+	assert_int_equal(removed, 3);
 	assert_int_equal(count_temps(f), 1);
 	assert_get(f->be, "data/ab/abab", "x");
 

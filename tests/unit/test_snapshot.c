@@ -647,6 +647,66 @@ static void test_snapshot_decode_fields(void **state)
 	arca_buf_free(&b);
 }
 
+/* The bytes of docs/FORMAT.md §8, written by hand, read by the decoder,
+ * and the encoder writes the same multi-value fields in the same order. */
+static void test_snapshot_format_bytes(void **state)
+{
+	arca_buf b = ARCA_BUF_INIT, v = ARCA_BUF_INIT, enc = ARCA_BUF_INIT;
+	arca_id tree = mkid(0x42, 7);
+	arca_snapshot *s = NULL;
+	uint64_t i;
+	arca_enc_u8(&b, 1);
+	arca_enc_varint(&b, 14); /* uid/gid first: fields come in any order */
+	arca_enc_varint(&v, 1001);
+	arca_enc_varint(&v, 1002);
+	arca_enc_bytes(&b, v.data, v.len);
+	arca_enc_varint(&b, 2);
+	arca_enc_bytes(&b, tree.b, 32);
+	arca_buf_clear(&v);
+	arca_enc_varint(&b, 1);
+	arca_enc_svarint(&v, -42);
+	arca_enc_bytes(&b, v.data, v.len);
+	arca_buf_clear(&v);
+	arca_enc_varint(&b, 10);
+	arca_enc_str(&v, "k");
+	arca_enc_str(&v, "val");
+	arca_enc_bytes(&b, v.data, v.len);
+	arca_buf_clear(&v);
+	arca_enc_varint(&b, 11);
+	for (i = 1; i <= 11; i++)
+		arca_enc_varint(&v, i * 100);
+	arca_enc_bytes(&b, v.data, v.len);
+	arca_enc_varint(&b, 6);
+	arca_enc_str(&b, "t1");
+	arca_enc_varint(&b, 6);
+	arca_enc_str(&b, "t2");
+	assert_int_equal(arca_snapshot_decode(&s, b.data, b.len), 0);
+	assert_true(s->time_ns == -42);
+	assert_memory_equal(s->tree.b, tree.b, 32);
+	assert_int_equal(s->uid, 1001);
+	assert_int_equal(s->gid, 1002);
+	assert_int_equal(s->nmeta, 1);
+	assert_string_equal(s->meta[0].key, "k");
+	assert_string_equal(s->meta[0].value, "val");
+	assert_true(s->stats.files_new == 100 && s->stats.files_changed == 200 &&
+		    s->stats.files_unmodified == 300 && s->stats.dirs == 400 && s->stats.bytes_total == 500 &&
+		    s->stats.bytes_read == 600 && s->stats.blobs_new == 700 && s->stats.bytes_added_raw == 800 &&
+		    s->stats.bytes_added == 900 && s->stats.duration_ms == 1000 && s->stats.errors == 1100);
+	assert_int_equal(s->ntags, 2);
+	assert_string_equal(s->tags[0], "t1");
+	assert_string_equal(s->tags[1], "t2");
+	/* the encoder's multi-value fields are the bytes above */
+	assert_int_equal(arca_snapshot_encode(s, &enc), 0);
+	assert_non_null(memmem(enc.data, enc.len, "\x0a\x06\x01k\x03val", 8));
+	assert_non_null(memmem(enc.data, enc.len, v.data, v.len)); /* stats, in order */
+	assert_non_null(memmem(enc.data, enc.len, "\x0e\x04\xe9\x07\xea\x07", 6)); /* uid, gid */
+	assert_non_null(memmem(enc.data, enc.len, "\x02\x20", 2));
+	arca_snapshot_free(s);
+	arca_buf_free(&b);
+	arca_buf_free(&v);
+	arca_buf_free(&enc);
+}
+
 /* ---- selecting ---- */
 
 typedef struct sel_fx {
@@ -1089,6 +1149,7 @@ int main(void)
 		cmocka_unit_test(test_tree_find),
 		cmocka_unit_test(test_snapshot_roundtrip),
 		cmocka_unit_test(test_snapshot_decode_fields),
+		cmocka_unit_test(test_snapshot_format_bytes),
 		cmocka_unit_test_setup_teardown(test_select, sel_setup, sel_teardown),
 		cmocka_unit_test_setup_teardown(test_matches, sel_setup, sel_teardown),
 		cmocka_unit_test_setup_teardown(test_backup_restore_check_diff, e2e_setup, e2e_teardown),

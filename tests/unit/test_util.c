@@ -51,6 +51,18 @@ static void test_buf_growth(void **state)
 		assert_int_equal(b.len, 0);
 		assert_int_equal(b.cap, cap);
 	}
+	/* one big append after many small ones */
+	{
+		size_t big = 3u << 20;
+		uint8_t *p = malloc(big);
+		assert_non_null(p);
+		memset(p, 0xa5, big);
+		assert_int_equal(arca_buf_put(&b, p, big), 0);
+		assert_int_equal(b.len, big);
+		assert_true(b.cap > b.len);
+		assert_memory_equal(b.data, p, big);
+		free(p);
+	}
 	arca_buf_free(&b);
 	assert_null(b.data);
 	assert_int_equal(b.len, 0);

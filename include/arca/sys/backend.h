@@ -47,6 +47,14 @@ struct arca_backend {
 	int (*list)(arca_backend *be, const char *prefix, arca_backend_list_cb cb, void *payload);
 	/* ARCA_NOTFOUND if absent. */
 	int (*remove)(arca_backend *be, const char *key);
+	/* Optional streaming put (NULL when unsupported; the generic layer
+	 * then buffers in memory and calls put): open a temporary object,
+	 * append to it, then commit it under key (durably and atomically, as
+	 * put) or abort it. */
+	int (*stream_open)(arca_backend *be, void **handle);
+	int (*stream_write)(arca_backend *be, void *handle, const void *p, size_t n);
+	int (*stream_commit)(arca_backend *be, void *handle, const char *key);
+	void (*stream_abort)(arca_backend *be, void *handle);
 	/* A short description for messages ("/srv/repo"), borrowed. */
 	const char *(*location)(arca_backend *be);
 	void (*free)(arca_backend *be);
