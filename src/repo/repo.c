@@ -364,7 +364,7 @@ static int unlock_keys(arca_repo *r, const char *password)
 		rc = arca_error_set(ARCA_CORRUPT, "%s", first_damage);
 	else
 		rc = arca_error_hint(arca_error_set(ARCA_AUTH, "wrong password: no key in keys/ opens with it"),
-				     damaged ? "(and %d key file(s) are damaged)" : "check ARCA_PASSWORD / --password-file",
+				     damaged ? "(and %d key file(s) are damaged)" : "check ARCA_PASSWORD / --password-file (if it is right, the config object may have been replaced)",
 				     damaged);
 out:
 	arca_buf_free(&data);

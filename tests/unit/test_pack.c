@@ -740,6 +740,64 @@ static void test_empty_pack(void **state)
 	arca_pack_writer_free(w);
 }
 
+
+/* Streaming: a sink receives the pack in pieces; the pieces make a valid
+ * pack whose name is the SHA-256 of the bytes the sink saw. */
+static int collect_sink(const void *p, size_t n, void *payload)
+{
+	return arca_buf_put(payload, p, n);
+}
+
+static void test_sink(void **state)
+{
+	arca_blob_codec c = codec(ARCA_CIPHER_XCHACHA20_POLY1305, key1, 1);
+	arca_pack_writer *w;
+	arca_zctx *z;
+	arca_buf got = ARCA_BUF_INIT, raw = ARCA_BUF_INIT;
+	const arca_buf *bytes;
+	const arca_blob_entry *e;
+	arca_blob_entry *pe = NULL;
+	size_t n, pn, i;
+	uint32_t tlen;
+	arca_id pid, sum;
+	static uint8_t big[3 << 20];
+	(void)state;
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 2654435761u >> 13);
+	assert_int_equal(arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3), 0);
+	assert_int_equal(arca_pack_writer_new(&w, &c), 0);
+	assert_int_equal(arca_pack_writer_set_sink(w, collect_sink, &got), 0);
+	for (i = 0; i < 4; i++) {
+		arca_id id = mkid((uint8_t)(i + 1), 7);
+		assert_int_equal(arca_pack_writer_add(w, z, ARCA_BLOB_DATA, &id, big, sizeof(big) - i), 0);
+	}
+	/* most bytes have already left the writer */
+	assert_true(got.len > 0);
+	assert_int_equal(arca_pack_writer_finish(w, z, &pid, &bytes, &e, &n), 0);
+	assert_int_equal(bytes->len, 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(arca_pack_writer_total(w), got.len);
+	arca_sha256(&sum, got.data, got.len);
+	assert_memory_equal(sum.b, pid.b, 32);
+	assert_int_equal(arca_pack_footer_parse(got.data + got.len - ARCA_PACK_FOOTER_LEN, got.len, &tlen), 0);
+	assert_int_equal(arca_pack_trailer_parse(&c, z, got.data + got.len - ARCA_PACK_FOOTER_LEN - tlen, tlen,
+						 got.len, &pe, &pn), 0);
+	assert_int_equal(pn, 4);
+	for (i = 0; i < pn; i++) {
+		arca_buf_clear(&raw);
+		assert_int_equal(pe[i].offset, e[i].offset);
+		assert_int_equal(arca_blob_open(&c, z, &raw, &pe[i].id, pe[i].flags, got.data + pe[i].offset,
+						pe[i].stored_len, pe[i].raw_len), 0);
+		assert_int_equal(raw.len, sizeof(big) - i);
+		assert_memory_equal(raw.data, big, raw.len);
+	}
+	free(pe);
+	arca_buf_free(&raw);
+	arca_buf_free(&got);
+	arca_pack_writer_free(w);
+	arca_zctx_free(z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -753,6 +811,7 @@ int main(void)
 		cmocka_unit_test(test_object),
 		cmocka_unit_test(test_add_sealed),
 		cmocka_unit_test(test_empty_pack),
+		cmocka_unit_test(test_sink),
 	};
 	return cmocka_run_group_tests(tests, setup_group, NULL);
 }
