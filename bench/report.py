@@ -62,13 +62,16 @@ def main():
     if "tree.bytes" in meta:
         rows += [("**Tree** (%s, %s files)" % (mb("tree.bytes"), meta.get("tree.files")),),
                  ("a. first backup: time", "tree-first.time", "time"),
+                 ("a. first backup: CPU (user+sys)", "tree-first.cpu", "time"),
                  ("a. first backup: peak RSS", "tree-first.rss", "rss"),
                  ("a. repo size after first backup", "tree-first.size", "size"),
                  ("b. 1 %%-changed backup (%s files changed): time" % meta.get("tree.changed"),
                   "tree-changed.time", "time"),
+                 ("b. 1 %-changed backup: CPU (user+sys)", "tree-changed.cpu", "time"),
                  ("b. 1 %-changed backup: peak RSS", "tree-changed.rss", "rss"),
                  ("b. repo size after both backups", "tree-changed.size", "size"),
                  ("c. full restore of latest: time", "restore.time", "time"),
+                 ("c. full restore: CPU (user+sys)", "restore.cpu", "time"),
                  ("c. full restore: peak RSS", "restore.rss", "rss"),
                  ("c. restored tree identical to tree-changed", "restore.verify", "text")]
     if "dumps.bytes" in meta:
@@ -76,6 +79,7 @@ def main():
                   % (mb("dumps.bytes"), mb("dumps.first")),),
                  ("d. first dump: time", "dump-1.time", "time"),
                  ("d. all 5 dumps: total time", "dumps.time", "time"),
+                 ("d. all 5 dumps: total CPU (user+sys)", "dumps.cpu", "time"),
                  ("d. peak RSS (max of the 5)", "dumps.rss", "rss"),
                  ("d. repo size after dump 1", "dump-1.size", "size"),
                  ("d. repo size after all 5", "dumps.size", "size")]
@@ -83,10 +87,12 @@ def main():
         rows += [("**Session-folder series** (%s folders, %s files, %s per version)"
                   % (meta.get("sessions.folders"), meta.get("sessions.files"), mb("sessions.bytes")),),
                  ("e. 10 versions: total time", "sessions.time", "time"),
+                 ("e. 10 versions: total CPU (user+sys)", "sessions.cpu", "time"),
                  ("e. peak RSS (max of the 10)", "sessions.rss", "rss"),
                  ("e. repo size after 10 versions", "sessions.size", "size"),
                  ("e. unchanged session-folder series (11th backup): time",
                   "session-unchanged.time", "time"),
+                 ("e. unchanged backup: CPU (user+sys)", "session-unchanged.cpu", "time"),
                  ("e. unchanged backup: peak RSS", "session-unchanged.rss", "rss"),
                  ("e. repo size after the unchanged backup", "sessions-unchanged.size", "size")]
 
@@ -105,7 +111,9 @@ def main():
                "`--compression auto` (zstd default level, about level 3), AES-256 + Poly1305; borg "
                "`init -e repokey-blake2`, `create --compression zstd,3`; casync "
                "`--compression=zstd` (level not settable, **no encryption**, no session series).")
-    out.append("- time = wall clock, peak RSS = max resident set size (`/usr/bin/time -f '%e %M'`); "
+    out.append("- time = wall clock, CPU = user + system time, peak RSS = max resident set size "
+               "(`/usr/bin/time -f '%e %M %U %S'`); wall times depend on what else runs on the "
+               "machine (see the load average), CPU times much less; "
                "repo size = `du -sb` of the repository (client caches excluded). Ratios are "
                "arca / other: below 1 means arca is faster / smaller / leaner.")
     out.append("")

@@ -151,13 +151,13 @@ meta() { printf '%s\t%s\n' "$1" "$2" >> "$META"; }
 note() { NOTES+=("$*"); }
 dusize() { du -sb "$1" | cut -f1; }
 
-LAST_TIME=0; LAST_RSS=0
+LAST_TIME=0; LAST_RSS=0; LAST_CPU=0
 # measure TOOL KEY CMD...   (stdin is passed through)
 measure() {
     local tool=$1 key=$2; shift 2
     local log="$LOGS/$tool-$key.log" tf="$LOGS/$tool-$key.time" rc=0
     progress "$tool: $key"
-    /usr/bin/time -f '%e %M' -o "$tf" timeout "$STEP_TIMEOUT" "$@" > "$log" 2>&1 || rc=$?
+    /usr/bin/time -f '%e %M %U %S' -o "$tf" timeout "$STEP_TIMEOUT" "$@" > "$log" 2>&1 || rc=$?
     if [ $rc -ne 0 ]; then
         [ $rc -eq 124 ] && echo "timed out after $STEP_TIMEOUT s" >> "$log"
         progress "$tool: $key FAILED (exit $rc), log: $log"
@@ -165,9 +165,12 @@ measure() {
         note "$tool: \`$key\` failed (exit $rc): $(tail -n 1 "$log" | cut -c1-160)"
         return 1
     fi
-    read -r LAST_TIME LAST_RSS < <(tail -n 1 "$tf")
-    progress "$tool: $key: $LAST_TIME s, $(( LAST_RSS / 1024 )) MiB peak RSS"
+    local u s
+    read -r LAST_TIME LAST_RSS u s < <(tail -n 1 "$tf")
+    LAST_CPU=$(awk -v a="$u" -v b="$s" 'BEGIN{print a+b}')
+    progress "$tool: $key: $LAST_TIME s, $LAST_CPU s CPU, $(( LAST_RSS / 1024 )) MiB peak RSS"
     put "$tool" "$key.time" "$LAST_TIME"
+    put "$tool" "$key.cpu" "$LAST_CPU"
     put "$tool" "$key.rss" "$LAST_RSS"
 }
 
@@ -273,22 +276,24 @@ series_tree() {
 }
 
 series_dumps() {
-    local tool=$1 repo="$REPOS/$1/dumps" i total=0 rss=0
+    local tool=$1 repo="$REPOS/$1/dumps" i total=0 cpu=0 rss=0
     t_init "$tool" "$repo" || return 1
     progress "$tool: warm-up read of the dumps"; warm "$DATA/dumps"
     for i in $(seq 1 $NDUMPS); do
         t_backup_stdin "$tool" "$repo" "dump-$i" "$DATA/dumps/dump-$i.sql" || return 1
         total=$(awk -v a="$total" -v b="$LAST_TIME" 'BEGIN{print a+b}')
+        cpu=$(awk -v a="$cpu" -v b="$LAST_CPU" 'BEGIN{print a+b}')
         [ "$LAST_RSS" -gt "$rss" ] && rss=$LAST_RSS
         [ "$i" = 1 ] && put "$tool" dump-1.size "$(dusize "$repo")"
     done
     put "$tool" dumps.time "$total"
+    put "$tool" dumps.cpu "$cpu"
     put "$tool" dumps.rss "$rss"
     put "$tool" dumps.size "$(dusize "$repo")"
 }
 
 series_sessions() {
-    local tool=$1 repo="$REPOS/$1/sessions" v total=0 rss=0
+    local tool=$1 repo="$REPOS/$1/sessions" v total=0 cpu=0 rss=0
     [ "$tool" = casync ] && return 0
     t_init "$tool" "$repo" || return 1
     rm -rf "$STAGE/sessions"
@@ -296,9 +301,11 @@ series_sessions() {
         python3 "$GEN" sessions "$STAGE/sessions" "$v" "$SCALE" 2>> "$LOGS/$tool-sessions-gen.log"
         t_backup "$tool" "$repo" "session-$v" "$STAGE/sessions" || return 1
         total=$(awk -v a="$total" -v b="$LAST_TIME" 'BEGIN{print a+b}')
+        cpu=$(awk -v a="$cpu" -v b="$LAST_CPU" 'BEGIN{print a+b}')
         [ "$LAST_RSS" -gt "$rss" ] && rss=$LAST_RSS
     done
     put "$tool" sessions.time "$total"
+    put "$tool" sessions.cpu "$cpu"
     put "$tool" sessions.rss "$rss"
     put "$tool" sessions.size "$(dusize "$repo")"
     t_backup "$tool" "$repo" session-unchanged "$STAGE/sessions" || return 1

@@ -3,10 +3,10 @@
  *
  * Input: a selector byte (fuzz_common.h: cipher, seal-first and no-zctx
  * bits) then the index file object (with seal-first: its plaintext, the
- * object payload u8 flags | varint raw_len | body).  An accepted file is encoded again, sealed with the
- * same codec, decoded, and must come back equal, entry for entry.  (Bytes
- * are not compared: varints may be written longer than needed, and each
- * seal draws a new nonce.)
+ * object payload u8 flags | varint raw_len | body).  An accepted file is
+ * encoded again, sealed with the same codec, decoded, and must come back
+ * equal, entry for entry.  (Bytes are not compared: the input may spell a
+ * varint longer than needed, and each seal draws a new nonce.)
  */
 #include "fuzz_common.h"
 

@@ -76,7 +76,8 @@ static bool seal_trailer(const arca_blob_codec *c, const uint8_t *p, size_t n, a
 	return true;
 }
 
-static void whole_pack(const arca_blob_codec *c, arca_zctx *z, bool seal, const uint8_t *p, size_t n)
+static void whole_pack(const arca_blob_codec *c, arca_zctx *z, bool seal, const uint8_t *p,
+		       size_t n)
 {
 	static const uint8_t no_footer[ARCA_PACK_FOOTER_LEN];
 	arca_buf sealed = ARCA_BUF_INIT;

@@ -226,12 +226,13 @@ static void gen_pack_trailer(arca_zctx *z)
 					die("sealing a blob");
 				b.data[0] = flags;
 				snprintf(name, sizeof(name), "seal-blob-%s-%s", ct, compressible ? "zstd" : "raw");
-				put_sel("pack_trailer", name, (uint8_t)(cid | PACK_SEL_ONE_BLOB | FUZZ_SEL_SEAL), b.data, b.len);
+				put_sel("pack_trailer", name, (uint8_t)(cid | PACK_SEL_ONE_BLOB | FUZZ_SEL_SEAL),
+					b.data, b.len);
 			}
 			if (compressible && cid == ARCA_CIPHER_NONE) {
 				b.data[1 + 4 + ARCA_ID_LEN + 10] ^= 0xff; /* inside the zstd frame */
-				put_sel("pack_trailer", "mut-blob-none-zstd", (uint8_t)(cid | PACK_SEL_ONE_BLOB | FUZZ_SEL_NO_ZCTX),
-					b.data, b.len);
+				put_sel("pack_trailer", "mut-blob-none-zstd",
+					(uint8_t)(cid | PACK_SEL_ONE_BLOB | FUZZ_SEL_NO_ZCTX), b.data, b.len);
 			}
 		}
 	}

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 pkgs=(build-essential pkg-config libzstd-dev libssl-dev libsodium-dev liblmdb-dev
-      libcmocka-dev clang libclang-rt-14-dev zstd xxd procps psmisc)
+      libcmocka-dev clang libclang-rt-14-dev zstd xxd procps psmisc python3 time)
 
 missing=()
 for p in "${pkgs[@]}"; do

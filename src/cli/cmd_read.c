@@ -155,6 +155,7 @@ int cmd_ls(cli *c, int argc, char **argv)
 	arca_repo *r = NULL;
 	arca_repo_reader *rd = NULL;
 	ls_ctx x = { c, NULL, false, NULL };
+	char prefix[8192];
 	arca_buf b = ARCA_BUF_INIT;
 	arca_json j;
 	int o, rc, code = EXIT_OK;
@@ -166,8 +167,16 @@ int cmd_ls(cli *c, int argc, char **argv)
 	}
 	if (optind >= argc || argc - optind > 2)
 		return cli_usage("usage: arca ls SNAPSHOT [PATH]");
-	if (argc - optind == 2)
-		x.prefix = argv[optind + 1];
+	if (argc - optind == 2) {
+		/* "/", "dir/" and "tmp/x" mean what "", "dir" and "/tmp/x" do */
+		const char *p = argv[optind + 1];
+		size_t pl;
+		snprintf(prefix, sizeof(prefix), "%s%s", p[0] == '/' ? "" : "/", p);
+		pl = strlen(prefix);
+		while (pl > 0 && prefix[pl - 1] == '/')
+			prefix[--pl] = '\0';
+		x.prefix = pl ? prefix : NULL;
+	}
 	if ((rc = cli_open(c, &r)))
 		return cli_fail_open(c, rc);
 	if ((rc = cli_select(c, r, &l, argv[optind], &s)) || (rc = arca_repo_reader_new(&rd, r)))

@@ -387,11 +387,9 @@ int main(int argc, char **argv)
 	const char *e;
 	size_t i;
 	int o, rc;
-	/* Chunks and pack pieces are large and short-lived: serve them from
-	 * mmap so freed memory goes back to the system at once instead of
-	 * lingering in per-thread arenas (keeps peak RSS near live data). */
-	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-	mallopt(M_ARENA_MAX, 4);
+	/* Few arenas: worker threads allocate little, and per-thread arenas
+	 * only hold on to freed memory. */
+	mallopt(M_ARENA_MAX, 2);
 	memset(&c, 0, sizeof(c));
 	c.repo = getenv("ARCA_REPO");
 	if ((e = getenv("ARCA_CACHE_DIR")) && *e)

@@ -35,6 +35,7 @@ typedef struct job {
 	arca_id id;
 	uint8_t *data;
 	size_t n;
+	size_t cap; /* of data, for the buffer pool */
 } job;
 
 typedef struct queue {
@@ -46,6 +47,86 @@ typedef struct queue {
 	bool closed;
 } queue;
 
+/*
+ * Chunk buffers are recycled: fresh multi-megabyte allocations come from
+ * mmap and every first touch of a page is a fault (expensive, in VMs
+ * especially), so the same few buffers circulate between the walker and
+ * the workers.  At most `max_free` idle buffers, `max_free_bytes` in all,
+ * are kept.
+ */
+typedef struct bufpool {
+	pthread_mutex_t mu;
+	uint8_t **free_bufs;
+	size_t *free_caps;
+	size_t nfree, max_free;
+	size_t free_bytes, max_free_bytes;
+} bufpool;
+
+static uint8_t *pool_get(bufpool *p, size_t n, size_t *cap)
+{
+	uint8_t *b = NULL;
+	size_t i, best = SIZE_MAX;
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < p->nfree; i++)
+		if (p->free_caps[i] >= n && (best == SIZE_MAX || p->free_caps[i] < p->free_caps[best]))
+			best = i;
+	if (best == SIZE_MAX && p->nfree)
+		best = p->nfree - 1; /* too small: grow it */
+	if (best != SIZE_MAX) {
+		b = p->free_bufs[best];
+		*cap = p->free_caps[best];
+		p->free_bytes -= *cap;
+		p->free_bufs[best] = p->free_bufs[p->nfree - 1];
+		p->free_caps[best] = p->free_caps[p->nfree - 1];
+		p->nfree--;
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (b && *cap >= n)
+		return b;
+	free(b);
+	*cap = n ? n : 1;
+	return malloc(*cap);
+}
+
+static void pool_put(bufpool *p, uint8_t *b, size_t cap)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&p->mu);
+	if (p->nfree < p->max_free && p->free_bytes + cap <= p->max_free_bytes) {
+		p->free_bufs[p->nfree] = b;
+		p->free_caps[p->nfree] = cap;
+		p->nfree++;
+		p->free_bytes += cap;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&p->mu);
+	free(b);
+}
+
+static int pool_init(bufpool *p, size_t max_free, size_t max_free_bytes)
+{
+	memset(p, 0, sizeof(*p));
+	p->max_free_bytes = max_free_bytes;
+	pthread_mutex_init(&p->mu, NULL);
+	p->free_bufs = calloc(max_free, sizeof(*p->free_bufs));
+	p->free_caps = calloc(max_free, sizeof(*p->free_caps));
+	p->max_free = max_free;
+	if (!p->free_bufs || !p->free_caps)
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	return 0;
+}
+
+static void pool_destroy(bufpool *p)
+{
+	size_t i;
+	for (i = 0; i < p->nfree; i++)
+		free(p->free_bufs[i]);
+	free(p->free_bufs);
+	free(p->free_caps);
+	pthread_mutex_destroy(&p->mu);
+}
+
 typedef struct archiver {
 	arca_repo *r;
 	const arca_backup_opts *o;
@@ -54,6 +135,7 @@ typedef struct archiver {
 	arca_repo_reader *rd;
 	arca_repo_writer *tw;
 	queue q;
+	bufpool pool;
 	pthread_t *workers;
 	unsigned nworkers;
 	pthread_mutex_t err_mu;
@@ -167,7 +249,7 @@ static void *worker_main(void *arg)
 	while (queue_pop(&a->q, &j)) {
 		if (w && !worker_failed(a) && (rc = arca_repo_blob_store(w, ARCA_BLOB_DATA, &j.id, j.data, j.n)))
 			worker_fail(a, rc);
-		free(j.data);
+		pool_put(&a->pool, j.data, j.cap);
 	}
 	if (w && !worker_failed(a) && (rc = arca_repo_writer_flush(w)))
 		worker_fail(a, rc);
@@ -282,7 +364,7 @@ static int emit_chunk(archiver *a, const uint8_t *p, size_t n)
 		return rc;
 	j.id = id;
 	j.n = n;
-	j.data = malloc(n ? n : 1);
+	j.data = pool_get(&a->pool, n, &j.cap);
 	if (!j.data)
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	memcpy(j.data, p, n);
@@ -856,7 +938,7 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 	if ((rc = arca_chunker_new(&a.ch, &a.cp, arca_repo_gear(r))) || (rc = arca_repo_reader_new(&a.rd, r)) ||
 	    (rc = arca_repo_writer_new(&a.tw, r)))
 		goto out;
-	a.bufcap = (size_t)a.cp.max * 2 + 4 * 1024 * 1024;
+	a.bufcap = (size_t)a.cp.max * 2 + 1024 * 1024;
 	a.buf = malloc(a.bufcap);
 	if (!a.buf) {
 		rc = arca_error_set(ARCA_NOMEM, "out of memory for the read buffer");
@@ -866,7 +948,7 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 	a.nworkers = o->threads ? o->threads : (unsigned)(ncpu > 0 ? ncpu : 2);
 	if (a.nworkers > 64)
 		a.nworkers = 64;
-	if ((rc = queue_init(&a.q, a.nworkers * 4 + 4)))
+	if ((rc = queue_init(&a.q, a.nworkers * 4 + 4)) || (rc = pool_init(&a.pool, a.nworkers * 4 + 4, (size_t)a.cp.max)))
 		goto out;
 	a.q.max_bytes = (size_t)a.cp.max * 2;
 	a.workers = calloc(a.nworkers, sizeof(pthread_t));
@@ -954,6 +1036,8 @@ out:
 		stop_workers(&a);
 	if (a.q.ring)
 		queue_destroy(&a.q);
+	if (a.pool.free_bufs)
+		pool_destroy(&a.pool);
 	arca_snapshot_free(snap);
 	arca_tree_free(ptree);
 	arca_snapshot_list_free(&list);

@@ -295,6 +295,12 @@ static int diff_trees(diff_ctx *c, const char *prefix, const arca_id *ta, const 
 				rc = count_new(c, y);
 				if (!rc && c->cb)
 					rc = c->cb(ARCA_DIFF_CHANGED, p, x, y, c->payload);
+				/* a directory replaced by a file or the reverse: its
+				 * contents went or came with it */
+				if (!rc && x->kind == ARCA_NODE_DIR)
+					rc = diff_subtree(c, ARCA_DIFF_REMOVED, p, &x->subtree);
+				if (!rc && y->kind == ARCA_NODE_DIR)
+					rc = diff_subtree(c, ARCA_DIFF_ADDED, p, &y->subtree);
 			}
 			i++;
 			j++;

@@ -245,6 +245,21 @@ static int build_case(const char *c, arca_tree *t, arca_id *dup_id, bool *is_dup
 		mk_file(&m, "evil", "PWNED\n");
 		*dup_id = save_dup_tree(&n, &m);
 		*is_dup = true;
+	} else if (!strcmp(c, "deep")) {
+		/* d/d/d/... 400 levels: deeper than PATH_MAX (with "sub/"
+		 * prefixes) and, under the test's "ulimit -n 256", than the
+		 * open-file limit of a restore holding a descriptor per level;
+		 * it must fail cleanly or succeed, never crash */
+		arca_id id = tree_with_file("bottom.txt", "bottom\n");
+		int i;
+		for (i = 0; i < 400; i++) {
+			arca_tree u = { 0 };
+			mk_dir(&n, "d", &id);
+			add(&u, &n);
+			id = save_tree(&u);
+		}
+		mk_dir(&n, "d", &id);
+		add(t, &n);
 	} else {
 		return 1;
 	}

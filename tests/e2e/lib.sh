@@ -191,7 +191,7 @@ assert_same_tree() {
 	fi
 	while IFS= read -r -d '' f; do
 		cmp -s "$a/$f" "$b/$f" || fail "content differs: $a/$f vs $b/$f"
-	done < <(cd "$a" && find . -type f -print0)
+	done < <(cd "$a" && find . -type f -printf '%P\0')
 }
 
 # Fast repository: small Argon2id parameters.

@@ -27,6 +27,9 @@ if [ ! -x "$ARCA_BIN" ]; then
 	exit 1
 fi
 command -v python3 >/dev/null || { echo "FAIL: python3 is needed" >&2; exit 1; }
+# the real interpreter: a pyenv shim costs ~1 s per call on a loaded machine
+RT_PYTHON=$(python3 -c 'import sys; print(sys.executable)')
+python3() { "$RT_PYTHON" "$@"; }
 
 RT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/arca-rt.XXXXXX")
 RT_TMP=$(cd "$RT_TMP" && pwd -P)
@@ -42,8 +45,11 @@ export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}log_path=$RT_TMP/san/lsan"
 RT_T0=$SECONDS
 
 rt_cleanup() {
-	local rc=$? f
+	local rc=$? f j
 	set +e
+	# background jobs this script started (e.g. a reference generator)
+	for j in $(jobs -p); do kill "$j" 2>/dev/null; done
+	wait 2>/dev/null
 	for f in "$RT_TMP"/san/*; do
 		[ -s "$f" ] || continue
 		echo "FAIL: sanitizer report $f:" >&2

@@ -12,8 +12,10 @@ make_sample_tree "$SRC"
 init_repo "$R"
 ok arca -r "$R" backup "$SRC"
 ok arca -r "$R" snapshots
-ok arca -r "$R" check
-ok arca version
+if [ -z "$QUICK" ]; then
+	ok arca -r "$R" check
+	ok arca version
+fi
 
 # ---- 2: usage errors never touch the repository
 expect_exit 2 arca -r "$R" --no-such-flag snapshots
@@ -34,7 +36,7 @@ fi
 # ---- 1: a plain error
 expect_exit 1 arca -r "$R" restore 0123456789abcdef --target "$T/never"
 [ ! -e "$T/never" ] || fail "a failed restore of an unknown snapshot created its target"
-expect_exit 1 arca -r "$R" dump latest /no/such/file
+[ -z "$QUICK" ] && expect_exit 1 arca -r "$R" dump latest /no/such/file
 # A source path given on the command line that does not exist is a hard
 # error (a typo must not produce a snapshot silently lacking a whole tree).
 nsnap=$(arca -r "$R" snapshots --json | grep -o '"short_id"' | wc -l)
@@ -43,7 +45,7 @@ assert_contains "$T/err" "does-not-exist" "stderr"
 [ "$(arca -r "$R" snapshots --json | grep -o '"short_id"' | wc -l)" = "$nsnap" ] ||
 	fail "a backup that failed on a missing path still saved a snapshot"
 # init over an existing repository
-expect_exit 1 arca -r "$R" init --kdf-memory 8M --kdf-time 1
+[ -z "$QUICK" ] && expect_exit 1 arca -r "$R" init --kdf-memory 8M --kdf-time 1
 
 # ---- 10: no repository
 expect_exit 10 arca -r "$T/nothing-here" snapshots
@@ -117,8 +119,10 @@ L=$(plant_lock "$R" 1 "$LIVE" "$HOST")
 expect_exit 11 arca -r "$R" backup "$SRC"
 assert_contains "$T/err" "locked" "stderr"
 assert_contains "$T/err" "$LIVE" "stderr (the lock holder's pid)"
-expect_exit 11 arca -r "$R" restore latest --target "$T/locked-restore"
-expect_exit 11 arca -r "$R" repair index
+if [ -z "$QUICK" ]; then
+	expect_exit 11 arca -r "$R" restore latest --target "$T/locked-restore"
+	expect_exit 11 arca -r "$R" repair index
+fi
 [ -e "$L" ] || fail "a live lock was removed"
 # plain unlock does not remove a live lock
 expect_exit 11 arca -r "$R" unlock
@@ -144,11 +148,11 @@ mkfifo "$T/fifo"
 BG=$!
 bg_track $BG
 exec 7>"$T/fifo" # unblock the backup's open; it now waits for data
-for _ in $(seq 100); do
-	[ -n "$(ls -A "$R/locks")" ] && break
+for _ in $(seq 200); do # (ls without -A: a lock still being written is a .tmp- file)
+	[ -n "$(ls "$R/locks")" ] && break
 	sleep 0.05
 done
-[ -n "$(ls -A "$R/locks")" ] || fail "a running backup holds no lock"
+[ -n "$(ls "$R/locks")" ] || fail "a running backup holds no lock"
 expect_exit 11 arca -r "$R" repair index
 assert_contains "$T/err" "$BG" "stderr (pid of the running backup)"
 echo "stream data" >&7
@@ -195,9 +199,10 @@ if id nobody >/dev/null 2>&1 && command -v runuser >/dev/null; then
 	expect_exit 0 as_nobody -r "$U/repo" ls latest
 	assert_contains "$T/out" "$U/src/readable.txt" "ls of the partial snapshot"
 	assert_not_contains "$T/out" "inner.txt" "ls of the partial snapshot"
-	# --json summary counts the errors too
-	expect_exit 3 as_nobody -r "$U/repo" --json backup "$U/src"
-	assert_contains "$T/out" '"errors":2' "backup --json summary"
+	if [ -z "$QUICK" ]; then # --json summary counts the errors too
+		expect_exit 3 as_nobody -r "$U/repo" --json backup "$U/src"
+		assert_contains "$T/out" '"errors":2' "backup --json summary"
+	fi
 else
 	fail "cannot test exit 3: needs the user 'nobody' and runuser"
 fi

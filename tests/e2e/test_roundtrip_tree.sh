@@ -121,6 +121,12 @@ expect_eq "$(jget 'd["errors"]' <"$RT_TMP/r1.json")" 0 "restore errors"
 [ "$(jget 'd["files_verified"]' <"$RT_TMP/r1.json")" -gt 0 ] || fail "restore --verify verified no file"
 treecmp "$SRC" "$OUT$SRC" || fail "restored tree differs from the source"
 
+note "restore again over the first restore (an interrupted restore re-run)"
+echo stale >"$OUT$SRC/files/one"          # a hard-linked file, changed since
+rm "$OUT$SRC/links/rel"
+arca restore latest --target "$OUT" >"$RT_TMP/r1b.out" 2>&1 || fail "restore over an existing restore failed: $(cat "$RT_TMP/r1b.out")"
+treecmp "$SRC" "$OUT$SRC" || fail "tree restored over an existing restore differs from the source"
+
 note "sparse file stays sparse"
 out_blocks=$(stat -c %b "$OUT$SRC/sparse/holey")
 [ $((out_blocks * 512)) -lt $((SPARSE / 2)) ] ||
@@ -182,6 +188,17 @@ EOF
 arca ls latest "$SRC/a" >"$RT_TMP/ls.txt" || fail "ls SNAP PATH failed"
 grep -qx "$SRC/a/b/c/d/e/deep.txt" "$RT_TMP/ls.txt" || fail "ls SNAP PATH lacks a/b/c/d/e/deep.txt"
 if grep -q "$SRC/files" "$RT_TMP/ls.txt"; then fail "ls SNAP $SRC/a lists files outside it"; fi
+# the same entries whichever way the path is spelled
+for p in "$SRC/a/" "${SRC#/}/a" "${SRC#/}/a//"; do
+	arca ls latest "$p" >"$RT_TMP/ls2.txt" || fail "ls SNAP '$p' failed"
+	cmp -s "$RT_TMP/ls.txt" "$RT_TMP/ls2.txt" || fail "ls SNAP '$p' differs from ls SNAP '$SRC/a': $(head -3 "$RT_TMP/ls2.txt")"
+done
+arca ls latest >"$RT_TMP/ls-all.txt" && arca ls latest / >"$RT_TMP/ls-root.txt" || fail "ls SNAP / failed"
+cmp -s "$RT_TMP/ls-all.txt" "$RT_TMP/ls-root.txt" || fail "ls SNAP / differs from ls SNAP ($(wc -l <"$RT_TMP/ls-root.txt") lines)"
+arca ls latest "$SRC/files/one" >"$RT_TMP/ls1.txt" || fail "ls SNAP FILE failed"
+expect_eq "$(cat "$RT_TMP/ls1.txt")" "$SRC/files/one" "ls SNAP FILE"
+arca ls latest "$SRC/fil" >"$RT_TMP/ls3.txt" || fail "ls SNAP of a name prefix failed"
+[ ! -s "$RT_TMP/ls3.txt" ] || fail "ls SNAP $SRC/fil lists $(head -1 "$RT_TMP/ls3.txt")"
 
 # list0 DIR: NUL-separated, sorted relative paths below DIR
 list0() { (cd "$1" && find . -mindepth 1 -print0 | sort -z); }
@@ -219,6 +236,25 @@ cmp -s "$RT_TMP/want.ex" "$RT_TMP/got.ex" ||
 	fail "restore --exclude: restored set differs: $(diff <(tr '\0' '\n' <"$RT_TMP/want.ex") <(tr '\0' '\n' <"$RT_TMP/got.ex") | head -5)"
 cmp -s "$OUT5$SRC/files/mib1" "$SRC/files/mib1" || fail "content after restore --exclude"
 
+note "backup --exclude"
+arca --json backup "$SRC" --exclude '*.log' --exclude "$SRC/names" --exclude big --tag excl >"$RT_TMP/bx.json" ||
+	fail "backup --exclude failed"
+arca --json ls latest:excl >"$RT_TMP/lsx.json" || fail "ls of the --exclude snapshot failed"
+python3 - "$RT_TMP/lsx.json" "$SRC" <<'EOF' || fail "backup --exclude content"
+import json, os, sys
+ls, src = json.load(open(sys.argv[1])), sys.argv[2]
+got = {e["path"] for e in ls if e["path"].startswith(src + "/")}
+want = set()
+for d, dirs, files in os.walk(src):
+    dirs[:] = [x for x in dirs if os.path.join(d, x) != src + "/names"]
+    for n in dirs + files:
+        if not n.endswith(".log") and n != "big":
+            want.add(os.path.join(d, n))
+assert got == want, "missing %s, extra %s" % (sorted(want - got)[:5], sorted(got - want)[:5])
+EOF
+arca restore latest:excl --target "$RT_TMP/out-bx" >/dev/null || fail "restore of the --exclude snapshot failed"
+cmp -s "$RT_TMP/out-bx$SRC/files/mib1" "$SRC/files/mib1" || fail "content of a --exclude snapshot"
+
 note "second snapshot and diff"
 head -c 4096 /dev/urandom >files/4k          # modified, same size
 echo appended >>a/b/mid.txt                   # modified, grows
@@ -227,9 +263,12 @@ rm -r a/b/c                                   # removed subtree
 echo new >files/new.txt                       # added
 mkdir added_dir && echo x >added_dir/x        # added subtree
 chmod 0640 perm/private                       # metadata only
+rm a/top.dat && mkdir a/top.dat && echo inner >a/top.dat/inner     # file -> directory
+rm -r perm/noexec_dir && echo now-a-file >perm/noexec_dir          # directory -> file
 arca --json backup "$SRC" >"$RT_TMP/b2.json" || fail "second backup failed"
 snap2=$(jget 'd["snapshot_id"]' <"$RT_TMP/b2.json")
-expect_eq "$(jget 'd.get("parent")' <"$RT_TMP/b2.json")" "$snap1" "parent of the second backup"
+expect_eq "$(jget 'd.get("parent")' <"$RT_TMP/b2.json")" "$(jget 'd["snapshot_id"]' <"$RT_TMP/bx.json")" \
+	"parent of the second backup (the newest of the same paths: the --exclude one)"
 
 arca diff "$snap1" "$snap2" >"$RT_TMP/diff.txt" || fail "diff failed"
 arca --json diff "$snap1" "$snap2" >"$RT_TMP/diff.json" || fail "diff --json failed"
@@ -249,6 +288,10 @@ has_line + files/new.txt
 has_line + added_dir
 has_line + added_dir/x
 has_line M perm/private
+has_line M a/top.dat
+has_line + a/top.dat/inner
+has_line M perm/noexec_dir
+has_line - perm/noexec_dir/x
 if grep -E "  $SRC/(files/big|files/mib1|hard/p1|links/abs)(  |\$)" "$RT_TMP/diff.txt"; then
 	fail "diff lists unchanged entries"
 fi
@@ -256,19 +299,26 @@ python3 - "$RT_TMP/diff.json" "$SRC" <<'EOF' || fail "diff --json content"
 import json, sys
 d = json.load(open(sys.argv[1]))
 src = sys.argv[2]
-ch = {(c["change"], c["path"][len(src) + 1:]) for c in d["changes"] if c["path"].startswith(src + "/")}
-files = {(k, p) for k, p in ch if not p.endswith(("files", "a/b", "a", "perm")) or k != "modified"}
+# directories whose entries changed may or may not be reported as modified
+parents = {"files", "a", "a/b", "perm"}
+files = {(c["change"], c["path"][len(src) + 1:]) for c in d["changes"] if c["path"].startswith(src + "/")
+         and not (c["change"] == "modified" and c["type"] == "dir" and c["path"][len(src) + 1:] in parents)}
+others = [c for c in d["changes"] if not c["path"].startswith(src + "/") and c["type"] != "dir"]
+assert not others, "diff --json lists changes outside the tree: %r" % others
 want = {("modified", "files/4k"), ("modified", "a/b/mid.txt"), ("removed", "files/text.log"),
         ("removed", "a/b/c"), ("removed", "a/b/c/d"), ("removed", "a/b/c/d/e"), ("removed", "a/b/c/d/e/deep.txt"),
         ("added", "files/new.txt"), ("added", "added_dir"), ("added", "added_dir/x"),
-        ("modified", "perm/private")}
+        ("modified", "perm/private"), ("modified", "a/top.dat"), ("added", "a/top.dat/inner"),
+        ("modified", "perm/noexec_dir"), ("removed", "perm/noexec_dir/x")}
 assert files == want, "diff --json changes: missing %s, unexpected %s" % (sorted(want - files), sorted(files - want))
 assert d["added"] == sum(1 for c in d["changes"] if c["change"] == "added"), "added count"
 assert d["removed"] == sum(1 for c in d["changes"] if c["change"] == "removed"), "removed count"
 assert d["modified"] == sum(1 for c in d["changes"] if c["change"] == "modified"), "modified count"
 m = [c for c in d["changes"] if c["path"] == src + "/a/b/mid.txt"][0]
 assert m["size_before"] == 4 and m["size_after"] == 13, m
-assert d["new_bytes"] >= 4096 + 13 and d["new_bytes"] < 1 << 20, "new_bytes %d" % d["new_bytes"]
+t = [c for c in d["changes"] if c["path"] == src + "/a/top.dat"][0]
+assert t["type"] == "dir", "a/top.dat (file -> dir) reported as %r" % t
+assert d["new_bytes"] >= 4096 + 13 + 6 and d["new_bytes"] < 1 << 20, "new_bytes %d" % d["new_bytes"]
 EOF
 arca diff "$snap1" "$snap1" >"$RT_TMP/diff0.txt" || fail "diff of a snapshot with itself failed"
 if grep -E '^[-+M]  ' "$RT_TMP/diff0.txt"; then fail "diff of a snapshot with itself lists changes"; fi
