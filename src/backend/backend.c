@@ -311,7 +311,7 @@ int arca_be_put(arca_backend *be, const char *key, const void *data, size_t len,
 
 	if ((rc = key_check(key, 0)))
 		return rc;
-	if (flags & ~(unsigned)ARCA_PUT_NOREPLACE)
+	if (flags & ~(unsigned)(ARCA_PUT_NOREPLACE | ARCA_PUT_VOLATILE))
 		return arca_error_set(ARCA_INVAL, "%s: unknown put flags 0x%x", key, flags);
 	if ((flags & ARCA_PUT_NOREPLACE) && !(be->caps & ARCA_BACKEND_CAP_NOREPLACE)) {
 		/* Best effort only: another writer can slip in between the

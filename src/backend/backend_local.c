@@ -423,7 +423,7 @@ static int local_put(arca_backend *be, const char *key, const void *data, size_t
 		rc = arca_error_errno(errno, "cannot write %s", tmp);
 		goto out;
 	}
-	if (fsync(fd) != 0) {
+	if (!(flags & ARCA_PUT_VOLATILE) && fsync(fd) != 0) {
 		rc = arca_error_errno(errno, "cannot fsync %s", tmp);
 		goto out;
 	}
@@ -447,7 +447,7 @@ static int local_put(arca_backend *be, const char *key, const void *data, size_t
 		tmp_exists = false;
 	}
 	cache_invalidate(lb, key); /* only locks are ever replaced, but be exact */
-	rc = fsync_dir(dir);
+	rc = (flags & ARCA_PUT_VOLATILE) ? 0 : fsync_dir(dir);
 out:
 	if (fd >= 0)
 		close(fd);

@@ -95,7 +95,7 @@ static int write_lock(arca_repo *r, bool exclusive, char *key_out)
 	strcpy(key, "locks/");
 	for (i = 0; i < 16; i++)
 		snprintf(key + 6 + 2 * i, 3, "%02x", rnd[i]);
-	if ((rc = arca_be_put(r->be, key, b.data, b.len, ARCA_PUT_NOREPLACE)))
+	if ((rc = arca_be_put(r->be, key, b.data, b.len, ARCA_PUT_NOREPLACE | ARCA_PUT_VOLATILE)))
 		goto out;
 	strcpy(key_out, key);
 out:

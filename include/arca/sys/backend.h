@@ -25,6 +25,8 @@ enum arca_backend_caps {
 
 enum arca_put_flags {
 	ARCA_PUT_NOREPLACE = 1u << 0, /* fail with ARCA_EXISTS if key exists */
+	ARCA_PUT_VOLATILE = 1u << 1,  /* need not survive a system crash (locks):
+				       * still atomic, but drivers may skip fsync */
 };
 
 #define ARCA_GET_ALL UINT64_MAX
