@@ -39,11 +39,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	arca_blob_codec c;
 	arca_idx_file *f = NULL, *g = NULL;
 	arca_buf enc = ARCA_BUF_INIT, sealed = ARCA_BUF_INIT;
-	const uint8_t *p = data + 1;
-	size_t n = size - 1, i;
+	const uint8_t *p;
+	size_t n, i;
 
 	if (size < 1)
 		return 0;
+	p = data + 1;
+	n = size - 1;
 	fuzz_codec(&c, data[0]);
 	if (data[0] & FUZZ_SEL_NO_ZCTX)
 		z = NULL;

@@ -5,9 +5,9 @@
  *
  * Input: a selector byte (fuzz_common.h: cipher, seal-first and no-zctx
  * bits; bits 2-3 pick the label) then the object (with seal-first: its
- * plaintext payload).  An opened object is sealed again with
- * the same codec and label and must open to the same bytes; a refused one
- * leaves the output buffer as it was.
+ * plaintext payload).  An opened object is sealed again with the same codec
+ * and label and must open to the same bytes; a refused one leaves the
+ * output buffer as it was.
  */
 #include "fuzz_common.h"
 #include "arca/snapshot.h"
@@ -15,7 +15,7 @@
 #include <string.h>
 
 static const char *const labels[4] = {
-	ARCA_SNAPSHOT_LABEL, "arca-index-v1", "arca-fuzz-v1", "",
+	ARCA_SNAPSHOT_LABEL, FUZZ_INDEX_LABEL, "arca-fuzz-v1", "",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -24,12 +24,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	arca_blob_codec c;
 	arca_buf out = ARCA_BUF_INIT, sealed = ARCA_BUF_INIT, again = ARCA_BUF_INIT;
 	arca_buf in = ARCA_BUF_INIT;
-	const uint8_t *p = data + 1;
-	size_t n = size - 1;
+	const uint8_t *p;
+	size_t n;
 	const char *label;
 
 	if (size < 1)
 		return 0;
+	p = data + 1;
+	n = size - 1;
 	fuzz_codec(&c, data[0]);
 	label = labels[(data[0] >> 2) & 3];
 	if (data[0] & FUZZ_SEL_NO_ZCTX)

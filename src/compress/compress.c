@@ -121,7 +121,12 @@ int arca_decompress(arca_zctx *z, arca_buf *out, const void *src, size_t n, size
 	declared = ZSTD_getFrameContentSize(src, n);
 	if (declared == ZSTD_CONTENTSIZE_ERROR)
 		return arca_error_set(ARCA_CORRUPT, "zstd data of %zu bytes is not a valid frame", n);
-	if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != (unsigned long long)raw_len)
+	/* arca always writes the content size: a frame without it is not ours,
+	 * and trusting raw_len alone would let a tiny object claim a huge
+	 * buffer */
+	if (declared == ZSTD_CONTENTSIZE_UNKNOWN)
+		return arca_error_set(ARCA_CORRUPT, "zstd frame of %zu bytes does not declare its size", n);
+	if (declared != (unsigned long long)raw_len)
 		return arca_error_set(ARCA_CORRUPT,
 				      "zstd frame declares %llu bytes but %zu were expected", declared, raw_len);
 	if ((rc = arca_buf_reserve(out, raw_len)))

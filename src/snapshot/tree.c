@@ -4,9 +4,11 @@
  * Encoding (docs/FORMAT.md): u8 version, varint count, then per entry in
  * strictly increasing byte order of name: name, kind, mode, uid, gid,
  * user, group, mtime, ctime, inode, dev, nlink, size, a kind-specific part,
- * and a count of extension fields (tag, bytes) for later additions.  The
- * decoder refuses anything a hostile repository could use to escape a
- * restore target: unsafe names, duplicates, unknown kinds.
+ * and a count of extension fields (0 in version 1: room for later
+ * additions, which will bump the tree version).  The decoder accepts
+ * exactly one encoding per tree (trees are named by their hash) and
+ * refuses anything a hostile repository could use to escape a restore
+ * target: unsafe names, duplicates, unknown kinds.
  */
 #include "arca/snapshot.h"
 #include "util/enc.h"
@@ -15,7 +17,6 @@
 #include <string.h>
 
 #define TREE_VERSION 1
-#define MAX_EXT 64
 
 bool arca_name_is_safe(const char *name, size_t len)
 {
@@ -164,9 +165,16 @@ int arca_tree_decode(arca_tree **out, const void *p, size_t len)
 		}
 		n.kind = arca_dec_u8(&d);
 		v = arca_dec_varint(&d);
-		n.mode = (uint32_t)(v & 07777);
-		n.uid = (uint32_t)arca_dec_varint(&d);
-		n.gid = (uint32_t)arca_dec_varint(&d);
+		n.mode = (uint32_t)v;
+		next = arca_dec_varint(&d);
+		n.uid = (uint32_t)next;
+		j = arca_dec_varint(&d);
+		n.gid = (uint32_t)j;
+		if (v > 07777 || next > UINT32_MAX || j > UINT32_MAX) {
+			why = "mode, uid or gid out of range";
+			arca_node_clear(&n);
+			goto bad;
+		}
 		n.user = arca_dec_strdup(&d, 255);
 		n.group = arca_dec_strdup(&d, 255);
 		n.mtime_ns = arca_dec_svarint(&d);
@@ -219,16 +227,13 @@ int arca_tree_decode(arca_tree **out, const void *p, size_t len)
 			arca_node_clear(&n);
 			goto bad;
 		}
-		next = arca_dec_varint(&d); /* extension fields: skipped */
-		if (next > MAX_EXT) {
-			why = "too many extension fields";
+		/* extension fields: none are defined in tree version 1, and a
+		 * tree must have one encoding (it is named by its hash) */
+		next = arca_dec_varint(&d);
+		if (next != 0) {
+			why = "extension fields are not defined in tree version 1";
 			arca_node_clear(&n);
 			goto bad;
-		}
-		for (j = 0; j < next; j++) {
-			size_t l;
-			arca_dec_varint(&d);
-			arca_dec_bytes(&d, &l);
 		}
 		if (!arca_dec_ok(&d) || !n.user || !n.group) {
 			arca_node_clear(&n);

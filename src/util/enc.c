@@ -99,8 +99,13 @@ uint64_t arca_dec_varint(arca_dec *d)
 			return 0;
 		}
 		v |= (uint64_t)(*p & 0x7f) << shift;
-		if (!(*p & 0x80))
+		if (!(*p & 0x80)) {
+			if (*p == 0 && shift > 0) {
+				d->err = true; /* not the shortest form: one value, one encoding */
+				return 0;
+			}
 			return v;
+		}
 		shift += 7;
 		if (shift > 63) {
 			d->err = true;

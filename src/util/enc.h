@@ -2,7 +2,9 @@
  * util/enc.h - the binary encoding every arca format is built from.
  *
  * Writers append little-endian fixed-width integers, unsigned LEB128
- * varints and length-prefixed byte strings to an arca_buf.  Readers walk a
+ * varints (always in the shortest form; readers reject padded forms, so a
+ * value has exactly one encoding) and length-prefixed byte strings to an
+ * arca_buf.  Readers walk a
  * borrowed byte range with bounds checks: the first failure latches
  * d->err and every later read returns zero/empty, so a decoder may read a
  * whole record and test arca_dec_ok() once.  Nothing a reader returns is

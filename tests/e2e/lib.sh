@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # tests/e2e/lib.sh - shared helpers for the end-to-end tests.
 #
 # Source it first thing in a test:   . "$(dirname "$0")/lib.sh"
@@ -5,19 +6,24 @@
 # It gives every test its own temporary directory $T (removed on exit, with
 # any background process registered through bg_track), a private cache
 # ($ARCA_CACHE_DIR) and password ($ARCA_PASSWORD), and these helpers:
-#   arca ARGS...                 run $ARCA_BIN (default build/arca)
+#   arca ARGS...                 run $ARCA_BIN (default build/arca; a private
+#                                copy, so a concurrent relink cannot hurt)
 #   expect_exit CODE CMD...      run CMD, fail unless it exits with CODE; its
 #                                output is kept in $T/out and $T/err
+#   expect_exit_in "C1 C2" CMD   the same, for a set of acceptable codes
+#   ok CMD...                    expect_exit 0
+#   assert_contains FILE STR [WHAT] / assert_not_contains
 #   assert_same_tree A B         same names, types, modes, symlink targets,
 #                                file mtimes and file contents
 #   fail MSG                     print MSG and end the test with status 1
 #   init_repo DIR [ARGS...]      fast init (small Argon2id parameters)
-#   restored PATH                where restore puts PATH under a target
+#   restored TARGET PATH         where restore puts absolute PATH
 #   flip_byte FILE OFFSET        invert one byte in place
 #
 # ARCA_TEST_QUICK=1 ($QUICK) asks the test to shrink its data: the suite
-# also runs under ASan.  Sanitizer reports are written to $T/san/ and fail
-# the test even when the command's exit code looked right.
+# also runs under ASan.  Sanitizer reports (files in $T/san/, or on stderr)
+# fail the test even when the command's exit code looked right.
+# KEEP_TMP=1 keeps $T of a failed test for a post-mortem.
 set -u
 set -o pipefail
 

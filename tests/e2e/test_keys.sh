@@ -7,7 +7,6 @@
 R=$T/repo
 SRC=$T/src
 make_sample_tree "$SRC"
-P1=$ARCA_PASSWORD
 P2="second-password-$RANDOM"
 P3="third-password-$RANDOM"
 

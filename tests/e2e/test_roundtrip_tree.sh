@@ -72,7 +72,11 @@ truncate -s $SPARSE sparse/holey
 head -c 65536 /dev/urandom | dd of=sparse/holey conv=notrunc status=none
 head -c 65536 /dev/urandom | dd of=sparse/holey bs=65536 seek=$((SPARSE / 65536 - 1)) conv=notrunc status=none
 src_blocks=$(stat -c %b sparse/holey)
-[ $((src_blocks * 512)) -lt $((SPARSE / 2)) ] || fail "the test file system does not keep holes (blocks $src_blocks)"
+FS_HOLES=1
+if [ $((src_blocks * 512)) -ge $((SPARSE / 2)) ]; then
+	FS_HOLES=0
+	note "SKIP sparse checks: the file system under ${TMPDIR:-/tmp} does not keep holes (blocks $src_blocks)"
+fi
 
 mkdir special
 mkfifo special/fifo
@@ -128,11 +132,14 @@ arca restore latest --target "$OUT" >"$RT_TMP/r1b.out" 2>&1 || fail "restore ove
 treecmp "$SRC" "$OUT$SRC" || fail "tree restored over an existing restore differs from the source"
 
 note "sparse file stays sparse"
-out_blocks=$(stat -c %b "$OUT$SRC/sparse/holey")
-[ $((out_blocks * 512)) -lt $((SPARSE / 2)) ] ||
-	fail "sparse file restored dense: $out_blocks blocks for $SPARSE bytes (source: $src_blocks)"
-out_blocks=$(stat -c %b "$OUT$SRC/files/zeros")
-[ $((out_blocks * 512)) -lt $((MiB / 2)) ] || note "(a file of zeros was restored dense: $out_blocks blocks)"
+if [ $FS_HOLES = 1 ]; then
+	out_blocks=$(stat -c %b "$OUT$SRC/sparse/holey")
+	[ $((out_blocks * 512)) -lt $((SPARSE / 2)) ] ||
+		fail "sparse file restored dense: $out_blocks blocks for $SPARSE bytes (source: $src_blocks)"
+	echo "sparse file: $SPARSE bytes, $src_blocks blocks in the source, $out_blocks restored"
+	out_blocks=$(stat -c %b "$OUT$SRC/files/zeros")
+	[ $((out_blocks * 512)) -lt $((MiB / 2)) ] || fail "a 1 MiB file of zeros was restored dense: $out_blocks blocks"
+fi
 
 if [ $ROOT = 1 ]; then
 	expect_eq "$(stat -c %u:%g:%a "$OUT$SRC/owner/owned")" "1234:5678:644" "owner of owner/owned"
