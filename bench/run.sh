@@ -195,7 +195,8 @@ tool_argv() {
 }
 
 t_init() {   # tool repo
-    local tool=$1 repo=$2 log="$LOGS/$1-init-$(basename "$2").log"
+    local tool=$1 repo=$2 log
+    log="$LOGS/$1-init-$(basename "$2").log"
     rm -rf "$repo"
     mkdir -p "$(dirname "$repo")" "$CACHE/arca" "$CACHE/arca-home"
     case $tool in

@@ -21,9 +21,9 @@ typedef struct arca_chunker_params {
 	uint32_t max;
 } arca_chunker_params;
 
-#define ARCA_CHUNKER_DEFAULT_MIN (512u * 1024)
-#define ARCA_CHUNKER_DEFAULT_AVG (1024u * 1024)
-#define ARCA_CHUNKER_DEFAULT_MAX (4u * 1024 * 1024)
+#define ARCA_CHUNKER_DEFAULT_MIN (256u * 1024)
+#define ARCA_CHUNKER_DEFAULT_AVG (512u * 1024)
+#define ARCA_CHUNKER_DEFAULT_MAX (2u * 1024 * 1024)
 
 /* 64 <= min < avg < max <= 64 MiB, avg a power of two; ARCA_INVAL otherwise
  * (with a message naming the bad value). */
