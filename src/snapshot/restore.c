@@ -30,6 +30,7 @@
 
 typedef struct rjob {
 	int dirfd;
+	bool fresh_dir; /* created by this restore: no old entry to replace */
 	char *relpath; /* for messages */
 	arca_node node; /* owned copy */
 } rjob;
@@ -236,7 +237,8 @@ static int write_all_at(int fd, const uint8_t *p, size_t n, off_t off)
  * to the file offset): the file is new, so unwritten ranges read as zeros,
  * and a hole that shares a chunk with data (CDC rarely cuts inside a zero
  * run) stays a hole. */
-static int write_sparse_at(int fd, const uint8_t *p, size_t n, off_t off)
+/* *end (may be NULL) advances to the end of the last byte written. */
+static int write_sparse_at(int fd, const uint8_t *p, size_t n, off_t off, off_t *end)
 {
 	const size_t bs = 4096;
 	size_t i = 0, start, len;
@@ -255,6 +257,8 @@ static int write_sparse_at(int fd, const uint8_t *p, size_t n, off_t off)
 		} while (i < n && !all_zero(p + i, len));
 		if (write_all_at(fd, p + start, i - start, off + (off_t)start))
 			return -1;
+		if (end)
+			*end = off + (off_t)i;
 	}
 	return 0;
 }
@@ -287,10 +291,11 @@ static int verify_file(restorer *s, arca_repo_reader *rd, int fd, const arca_nod
 static void restore_file(restorer *s, arca_repo_reader *rd, rjob *j, arca_buf *buf)
 {
 	const arca_node *n = &j->node;
-	off_t off = 0;
+	off_t off = 0, written_end = 0;
 	size_t i;
 	int fd, rc;
-	if (unlinkat(j->dirfd, n->name, 0) && errno != ENOENT) {
+	/* in a directory this restore created, nothing can be in the way */
+	if (!j->fresh_dir && unlinkat(j->dirfd, n->name, 0) && errno != ENOENT) {
 		rwarn(s, "cannot replace %s: %s", j->relpath, strerror(errno));
 		return;
 	}
@@ -308,7 +313,7 @@ static void restore_file(restorer *s, arca_repo_reader *rd, rjob *j, arca_buf *b
 			rwarn(s, "%s: %s", j->relpath, arca_error_message());
 			goto out;
 		}
-		if (write_sparse_at(fd, buf->data, buf->len, off)) {
+		if (write_sparse_at(fd, buf->data, buf->len, off, &written_end)) {
 			int e = errno;
 			rc = arca_error_errno(e, "cannot write %s", j->relpath);
 			if (e == ENOSPC || e == EDQUOT)
@@ -323,7 +328,7 @@ static void restore_file(restorer *s, arca_repo_reader *rd, rjob *j, arca_buf *b
 	if ((uint64_t)off != n->size)
 		rwarn(s, "%s: restored %lld bytes but the snapshot records %llu", j->relpath, (long long)off,
 		      (unsigned long long)n->size);
-	if (ftruncate(fd, off)) {
+	if (written_end < off && ftruncate(fd, off)) { /* a trailing hole */
 		rwarn(s, "cannot set size of %s: %s", j->relpath, strerror(errno));
 		goto out;
 	}
@@ -485,7 +490,8 @@ static void progress_tick(restorer *s, const char *cur)
 	s->o->progress(&s->prog, s->o->progress_payload);
 }
 
-static int restore_tree(restorer *s, int dirfd, const arca_id *tree_id, const char *path, const char *rel)
+static int restore_tree(restorer *s, int dirfd, bool fresh, const arca_id *tree_id, const char *path,
+			const char *rel)
 {
 	arca_tree *t = NULL;
 	size_t i, plen = strlen(path), rlen = strlen(rel);
@@ -517,7 +523,8 @@ static int restore_tree(restorer *s, int dirfd, const arca_id *tree_id, const ch
 		switch (n->kind) {
 		case ARCA_NODE_DIR: {
 			int fd;
-			if (mkdirat(dirfd, n->name, 0700) && errno != EEXIST) {
+			bool made = mkdirat(dirfd, n->name, 0700) == 0;
+			if (!made && errno != EEXIST) {
 				if (errno == ENOSPC || errno == EDQUOT) {
 					rc = arca_error_errno(errno, "cannot create directory %s", crel);
 					goto out;
@@ -531,7 +538,7 @@ static int restore_tree(restorer *s, int dirfd, const arca_id *tree_id, const ch
 				      crel, strerror(errno));
 				continue;
 			}
-			rc = restore_tree(s, fd, &n->subtree, cpath, crel);
+			rc = restore_tree(s, fd, made, &n->subtree, cpath, crel);
 			close(fd);
 			if (rc)
 				goto out;
@@ -562,6 +569,7 @@ static int restore_tree(restorer *s, int dirfd, const arca_id *tree_id, const ch
 			}
 			memset(&j, 0, sizeof(j));
 			j.dirfd = dup(dirfd);
+			j.fresh_dir = fresh;
 			if (j.dirfd < 0) {
 				rc = arca_error_errno(errno, "cannot duplicate a directory descriptor");
 				goto out;
@@ -724,7 +732,7 @@ int arca_restore(arca_repo *r, const arca_snapshot *snap, const arca_restore_opt
 			break;
 		}
 	if (!rc)
-		rc = restore_tree(&s, s.rootfd, &snap->tree, "", "");
+		rc = restore_tree(&s, s.rootfd, false, &snap->tree, "", "");
 	pthread_mutex_lock(&s.q.mu);
 	s.q.closed = true;
 	pthread_cond_broadcast(&s.q.not_empty);
