@@ -166,6 +166,27 @@ int arca_repo_object_load(arca_repo *r, const char *key, const char *label, arca
 /* Rebuild the local index cache from the repository's index files. */
 int arca_repo_index_reload(arca_repo *r);
 /*
+ * Bring the local index cache in step with index/: absorb new index files;
+ * rebuild it when a file it absorbed has disappeared (prune, 'repair
+ * index').  Cheap when nothing changed.  arca_repo_open() and
+ * arca_repo_lock() call it.
+ */
+int arca_repo_index_sync(arca_repo *r);
+/*
+ * The index files in the repository now.  *out is malloc'd (caller frees;
+ * NULL when *n is 0).  Names that are not ids are ignored.
+ */
+int arca_repo_index_files(arca_repo *r, arca_id **out, size_t *n);
+/*
+ * Write one index file listing packs[0..n) and naming supersedes[0..nsup)
+ * as the files it replaces (FORMAT.md §6), durably, as index/<sha256>.
+ * Neither deletes the superseded files nor touches the local cache: the
+ * caller deletes them, then calls arca_repo_index_reload().  *out_id (may
+ * be NULL) gets the new file's id.  Needs the exclusive lock.
+ */
+int arca_repo_index_write(arca_repo *r, const arca_idx_pack *packs, size_t n,
+			  const arca_id *supersedes, size_t nsup, arca_id *out_id);
+/*
  * Read every pack's trailer and write one new index file covering all
  * packs, superseding (and then deleting) every older index file.  Needs
  * the exclusive lock.  *npacks / *nblobs report what was indexed.
@@ -197,8 +218,13 @@ int arca_repo_key_passwd(arca_repo *r, const char *new_password);
  * ARCA_LOCKED (message names its host, pid and age); a stale one (dead pid
  * on this host, or a lease not refreshed for 30 minutes) is removed with a
  * warning.  The lock is refreshed in the background until unlocked.
+ * Once the lock is held the local index cache is synchronised again
+ * (arca_repo_index_sync): it was filled when the repository was opened, and
+ * a prune that ran in between may have deleted packs it still names.
  */
 int arca_repo_lock(arca_repo *r, bool exclusive);
 int arca_repo_unlock(arca_repo *r);
+/* Whether r holds a lock; *exclusive (may be NULL) tells which kind. */
+bool arca_repo_lock_held(const arca_repo *r, bool *exclusive);
 
 #endif

@@ -297,4 +297,223 @@ typedef struct arca_check_result {
 /* Returns 0 even when damage is found: see res->errors. */
 int arca_check(arca_repo *r, const arca_check_opts *o, arca_check_result *res);
 
+/* ---- prune ---- */
+
+#define ARCA_PRUNE_MAX_UNUSED_DEFAULT 5.0
+
+/* Points at which arca_prune_opts.checkpoint is called: each follows a
+ * step that is durable, so stopping there is what a crash there leaves. */
+enum arca_prune_step {
+	ARCA_PRUNE_STEP_PLANNED = 1,       /* plan made; nothing written yet */
+	ARCA_PRUNE_STEP_PACK_WRITTEN = 2,  /* one new pack (repacked blobs) is durable */
+	ARCA_PRUNE_STEP_INDEX_WRITTEN = 3, /* the new index file is durable */
+	ARCA_PRUNE_STEP_INDEX_REMOVED = 4, /* one superseded index file deleted */
+	ARCA_PRUNE_STEP_PACK_REMOVED = 5,  /* one pack deleted */
+};
+
+typedef struct arca_prune_opts {
+	unsigned version; /* 1 */
+	/* Repack until the unused bytes left in packs are at most this
+	 * percentage of all pack bytes after the prune (0..100; 100 never
+	 * repacks, 0 repacks every pack holding an unused byte). */
+	double max_unused;
+	bool dry_run; /* plan and report only; change nothing */
+	arca_progress_fn progress;
+	void *progress_payload;
+	/* Test hook, NULL in normal use: called after each step listed in
+	 * enum arca_prune_step (count: how often that step has happened so
+	 * far, from 1).  A non-zero return stops the prune at once without
+	 * undoing anything, as a crash would; arca_prune then fails with
+	 * ARCA_ERROR.  The CLI wires ARCA_TEST_PRUNE_ABORT_AT to it. */
+	int (*checkpoint)(int step, uint64_t count, void *payload);
+	void *checkpoint_payload;
+} arca_prune_opts;
+
+#define ARCA_PRUNE_OPTS_INIT { .version = 1, .max_unused = ARCA_PRUNE_MAX_UNUSED_DEFAULT }
+
+typedef struct arca_prune_result {
+	bool dry_run;
+	uint64_t snapshots, trees;
+	uint64_t packs_total;    /* packs in data/ before */
+	uint64_t packs_deleted;  /* packs without a used blob, deleted whole */
+	uint64_t packs_orphaned; /* of those, packs no index file named */
+	uint64_t packs_repacked; /* packs whose used blobs were copied, then deleted */
+	uint64_t packs_written;  /* new packs (dry run: estimate) */
+	uint64_t blobs_used;     /* distinct blobs the snapshots reference */
+	uint64_t blobs_unused;   /* indexed blobs no snapshot references */
+	uint64_t blobs_repacked; /* used blobs copied into new packs */
+	uint64_t bytes_before;   /* pack bytes before */
+	uint64_t bytes_after;    /* pack bytes after (dry run: estimate) */
+	uint64_t bytes_freed;    /* bytes_before - bytes_after */
+	uint64_t bytes_repacked; /* stored bytes of the blobs copied */
+	uint64_t bytes_unused_before; /* unused bytes in packs before */
+	uint64_t bytes_unused_after;  /* unused bytes left in kept packs */
+	uint64_t index_files_superseded; /* old index files replaced by the new one */
+} arca_prune_result;
+
+/*
+ * Garbage collection: delete packs no snapshot needs, repack packs with
+ * much unused data, replace every index file by one new file.  Crash-safe
+ * at every point (docs/FORMAT.md, "Prune").  The caller holds the
+ * exclusive lock (any lock for a dry run): ARCA_INVAL otherwise.  Refuses
+ * (ARCA_CORRUPT, ARCA_NOTFOUND, with a message naming the object) when a
+ * snapshot or tree cannot be read, a referenced blob is not indexed or its
+ * pack is missing, an index file is damaged, or a blob to be copied is
+ * damaged: what a snapshot references must not be guessed.  res is filled
+ * as far as the prune got.
+ */
+int arca_prune(arca_repo *r, const arca_prune_opts *o, arca_prune_result *res);
+
+/* ---- retention (forget) ----
+ *
+ * Which snapshots a retention policy keeps, with restic 0.14's `forget`
+ * semantics (src/snapshot/retention.c explains the rules), plus arca's
+ * expiry.  Pure functions: nothing here reads or deletes objects.
+ * Calendar rules use the local time zone of the process (TZ).
+ */
+
+/* A calendar duration in restic's syntax "1y5m7d2h": years, months, days
+ * and hours (no minutes or weeks). */
+typedef struct arca_span {
+	int years, months, days, hours;
+} arca_span;
+
+/*
+ * Parse "1y5m7d2h": numbers each followed by y, m (months), d or h, in any
+ * order; a unit given twice keeps the last value and "0d" is the zero span,
+ * as in restic.  ARCA_INVAL (message names the text) on anything else,
+ * including negative numbers and a number without a unit.
+ */
+int arca_span_parse(arca_span *out, const char *s);
+bool arca_span_is_zero(const arca_span *d);
+/* "1y5m7d2h" with zero fields left out ("" for the zero span). */
+void arca_span_format(char *out, size_t n, const arca_span *d);
+
+typedef struct arca_retention {
+	unsigned version; /* 1 */
+	/* Keep the newest snapshot of each of the N newest calendar hours,
+	 * days, ISO weeks, months, years that have snapshots; last: the N
+	 * newest snapshots.  0: rule not used; negative: ARCA_INVAL. */
+	int last, hourly, daily, weekly, monthly, yearly;
+	/* Keep every snapshot newer than (newest snapshot - within). */
+	arca_span within;
+	/* Keep the newest snapshot of every hour/day/week/month/year that is
+	 * newer than (newest snapshot - span), with no count limit. */
+	arca_span within_hourly, within_daily, within_weekly, within_monthly, within_yearly;
+	/* Tag lists, each "a,b" (split at commas, blanks around tags
+	 * trimmed): a snapshot having every tag of one list is kept; the list
+	 * "" keeps snapshots without tags.  Borrowed; at most 64 lists. */
+	const char *const *keep_tags;
+	size_t nkeep_tags;
+} arca_retention;
+
+#define ARCA_RETENTION_INIT { .version = 1 }
+
+/* No rule is set: only expired snapshots go. */
+bool arca_retention_is_empty(const arca_retention *p);
+
+/* restic's tag-list match: s has every tag of list "a,b" (split at commas,
+ * blanks around tags trimmed); the empty tag matches a snapshot without
+ * tags.  Used by keep_tags and by forget's --tag filter. */
+bool arca_snapshot_has_tags(const arca_snapshot *s, const char *list);
+
+/* Why a snapshot is kept; bits in the order reasons are listed. */
+enum arca_keep_reason {
+	ARCA_KEEP_TAGS = 1u << 0, /* which lists: arca_retention_verdict.tag_lists */
+	ARCA_KEEP_WITHIN = 1u << 1,
+	ARCA_KEEP_LAST = 1u << 2,
+	ARCA_KEEP_HOURLY = 1u << 3,
+	ARCA_KEEP_DAILY = 1u << 4,
+	ARCA_KEEP_WEEKLY = 1u << 5,
+	ARCA_KEEP_MONTHLY = 1u << 6,
+	ARCA_KEEP_YEARLY = 1u << 7,
+	ARCA_KEEP_WITHIN_HOURLY = 1u << 8,
+	ARCA_KEEP_WITHIN_DAILY = 1u << 9,
+	ARCA_KEEP_WITHIN_WEEKLY = 1u << 10,
+	ARCA_KEEP_WITHIN_MONTHLY = 1u << 11,
+	ARCA_KEEP_WITHIN_YEARLY = 1u << 12,
+	ARCA_KEEP_NO_POLICY = 1u << 13, /* the policy is empty and it has not expired */
+};
+
+/* Index into arca_retention_verdict.counters. */
+enum { ARCA_CNT_LAST, ARCA_CNT_HOURLY, ARCA_CNT_DAILY, ARCA_CNT_WEEKLY, ARCA_CNT_MONTHLY, ARCA_CNT_YEARLY, ARCA_CNT_N };
+
+typedef struct arca_retention_verdict {
+	bool keep;
+	bool expired;       /* expires_ns <= now: removed whatever the rules say */
+	uint32_t reasons;   /* enum arca_keep_reason bits; 0 when removed */
+	uint64_t tag_lists; /* bit i: the snapshot has every tag of keep_tags[i] */
+	/* Counts still open after this snapshot (restic's "counters"): how
+	 * many more last/hourly/... snapshots the policy would keep. */
+	int counters[ARCA_CNT_N];
+} arca_retention_verdict;
+
+/*
+ * Apply policy p to one group of snapshots (see arca_snapshot_groups_build) and
+ * write one verdict per snapshot to out[0..n), in the order of group (the
+ * group need not be sorted: the rules walk it newest first, equal times by
+ * id).  now_ns is the current time: snapshots whose expires_ns is set and
+ * <= now_ns are expired, removed, and take no part in the rules (they fill
+ * no bucket and are not "the newest" for the within rules); snapshots
+ * after now_ns are not "the newest" either (restic ignores them there).
+ * An empty policy keeps every snapshot that has not expired.
+ * ARCA_INVAL for a bad policy (negative counts or spans, > 64 tag lists),
+ * ARCA_NOMEM.
+ */
+int arca_retention_apply(const arca_retention *p, const arca_snapshot *const *group, size_t n, int64_t now_ns,
+			 arca_retention_verdict *out);
+
+/*
+ * Call cb once per reason of verdict v, in restic's words and order:
+ * "has tags [a, b]" (per matching list), "within 1y2m", "last snapshot",
+ * "hourly snapshot", ... "yearly snapshot", "hourly within 2d", ...
+ * "yearly within 5y", or "policy is empty".  reason is borrowed for the
+ * call.  Nothing for removed snapshots.  0 or ARCA_NOMEM.
+ */
+int arca_retention_reasons(const arca_retention *p, const arca_retention_verdict *v,
+			   void (*cb)(const char *reason, void *payload), void *payload);
+
+/* Append the policy in restic's words ("keep 2 latest, 7 daily snapshots
+ * and all snapshots within 1y of the newest") to out.  0 or ARCA_NOMEM. */
+int arca_retention_describe(const arca_retention *p, arca_buf *out);
+
+/* ---- grouping ---- */
+
+enum arca_group_by {
+	ARCA_GROUP_HOST = 1u << 0,
+	ARCA_GROUP_PATHS = 1u << 1,
+	ARCA_GROUP_TAGS = 1u << 2,
+};
+#define ARCA_GROUP_DEFAULT (ARCA_GROUP_HOST | ARCA_GROUP_PATHS)
+
+/* "host,paths,tags" (also "hosts", "path", "tag"; "" groups nothing:
+ * one group) into enum arca_group_by bits.  ARCA_INVAL otherwise. */
+int arca_group_by_parse(unsigned *out, const char *s);
+
+typedef struct arca_snapshot_group {
+	const arca_snapshot **v; /* members, newest first (equal times by id) */
+	size_t n;
+	/* The key.  Fields not grouped by are NULL / 0; paths and tags are
+	 * sorted.  Strings are borrowed from the snapshots. */
+	const char *host; /* "" for a snapshot without host */
+	const char **paths;
+	size_t npaths;
+	const char **tags;
+	size_t ntags;
+} arca_snapshot_group;
+
+typedef struct arca_snapshot_groups {
+	arca_snapshot_group *v; /* sorted by host, then paths, then tags */
+	size_t n;
+} arca_snapshot_groups;
+
+/*
+ * Split v[0..n) into groups of snapshots with the same host, set of paths
+ * and/or set of tags (by: enum arca_group_by bits; 0 makes one group of
+ * all).  Two snapshots share a key when the sorted lists are equal.  The
+ * groups borrow the snapshots: free the groups first.  ARCA_NOMEM.
+ */
+int arca_snapshot_groups_build(arca_snapshot_groups *out, const arca_snapshot *const *v, size_t n, unsigned by);
+void arca_snapshot_groups_free(arca_snapshot_groups *g);
+
 #endif

@@ -609,8 +609,17 @@ static int local_remove(arca_backend *be, const char *key)
 	if (unlink(path) != 0)
 		rc = errno == ENOENT ? arca_error_set(ARCA_NOTFOUND, "object not found")
 				     : arca_error_errno(errno, "cannot remove %s", path);
-	/* Not fsyncing the directory: a removal lost in a crash is redone by
-	 * the next prune, and prune removes thousands of packs. */
+	/* Packs: not fsyncing the directory; a removal lost in a crash is
+	 * redone by the next prune, and prune removes thousands of packs.
+	 * Index files and snapshots: durable, because prune deletes packs only
+	 * after the index files (and snapshots) naming them are gone, and a
+	 * system crash must not bring one back without its packs.  Locks need
+	 * no durability. */
+	if (!rc && strncmp(key, "data/", 5) && strncmp(key, "locks/", 6)) {
+		char *slash = strrchr(path, '/');
+		*slash = '\0'; /* path_of always puts a '/' between root and key */
+		rc = fsync_dir(path);
+	}
 	cache_invalidate(lb, key);
 	free(path);
 	return rc;

@@ -67,7 +67,9 @@ int cmd_restore(cli *c, int argc, char **argv);
 int cmd_diff(cli *c, int argc, char **argv);
 int cmd_stats(cli *c, int argc, char **argv);
 int cmd_check(cli *c, int argc, char **argv);
+int cmd_prune(cli *c, int argc, char **argv);
 int cmd_repair(cli *c, int argc, char **argv);
 int cmd_unlock(cli *c, int argc, char **argv);
+int cmd_forget(cli *c, int argc, char **argv);
 
 #endif

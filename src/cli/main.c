@@ -29,6 +29,8 @@ static const char *usage_text =
 	"  diff        compare two snapshots\n"
 	"  stats       sizes, dedup and compression ratios\n"
 	"  check       verify the repository (--read-data reads every pack)\n"
+	"  forget      remove snapshots by a retention policy (--keep-daily 7 ...) and expired ones\n"
+	"  prune       delete data no snapshot references (--dry-run, --max-unused 5%)\n"
 	"  key         list, add, remove keys; change the password (passwd)\n"
 	"  repair      rebuild the index from packs (repair index)\n"
 	"  unlock      remove stale locks\n"
@@ -314,7 +316,9 @@ static const struct {
 } commands[] = {
 	{ "init", cmd_init }, { "key", cmd_key }, { "backup", cmd_backup }, { "snapshots", cmd_snapshots },
 	{ "ls", cmd_ls }, { "dump", cmd_dump }, { "restore", cmd_restore }, { "diff", cmd_diff },
-	{ "stats", cmd_stats }, { "check", cmd_check }, { "repair", cmd_repair }, { "unlock", cmd_unlock },
+	{ "stats", cmd_stats }, { "check", cmd_check }, { "prune", cmd_prune }, { "repair", cmd_repair },
+	{ "unlock", cmd_unlock },
+	{ "forget", cmd_forget },
 };
 
 /*

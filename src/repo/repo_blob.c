@@ -109,26 +109,15 @@ void arca_repo_writer_free(arca_repo_writer *w)
 	free(w);
 }
 
+/* Write an index file for packs (durably), then absorb it into the cache. */
 static int write_index_file(arca_repo *r, arca_idx_pack *packs, size_t n, arca_id *out_fid)
 {
-	arca_idx_file f = { packs, n, NULL, 0 };
-	arca_buf enc = ARCA_BUF_INIT;
-	arca_zctx *z = NULL;
 	arca_index_batch *b = NULL;
 	arca_id fid;
-	char hex[65], key[80];
 	size_t i;
 	int rc;
-	if ((rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)) || (rc = arca_idx_file_encode(&r->codec, z, &enc, &f)))
-		goto out;
-	arca_sha256(&fid, enc.data, enc.len);
-	arca_id_hex(hex, &fid);
-	snprintf(key, sizeof(key), "index/%s", hex);
-	rc = arca_be_put(r->be, key, enc.data, enc.len, ARCA_PUT_NOREPLACE);
-	if (rc && rc != ARCA_EXISTS)
-		goto out;
-	if ((rc = arca_index_batch_begin(r->ix, &b)))
-		goto out;
+	if ((rc = arca_repo_index_write(r, packs, n, NULL, 0, &fid)) || (rc = arca_index_batch_begin(r->ix, &b)))
+		return rc;
 	for (i = 0; i < n; i++)
 		if ((rc = arca_index_batch_add_pack(b, &packs[i].pack_id, packs[i].entries, packs[i].n)))
 			goto out;
@@ -140,8 +129,6 @@ static int write_index_file(arca_repo *r, arca_idx_pack *packs, size_t n, arca_i
 		*out_fid = fid;
 out:
 	arca_index_batch_abort(b);
-	arca_zctx_free(z);
-	arca_buf_free(&enc);
 	return rc;
 }
 
@@ -567,6 +554,49 @@ out:
 
 int arca_repo_index_sync(arca_repo *r) { return sync_index(r, false); }
 int arca_repo_index_reload(arca_repo *r) { return sync_index(r, true); }
+
+int arca_repo_index_files(arca_repo *r, arca_id **out, size_t *n)
+{
+	id_list files = { 0 };
+	int rc;
+	*out = NULL;
+	*n = 0;
+	if ((rc = arca_be_list(r->be, "index/", collect_index_name, &files))) {
+		free(files.v);
+		return rc;
+	}
+	*out = files.v;
+	*n = files.n;
+	return 0;
+}
+
+int arca_repo_index_write(arca_repo *r, const arca_idx_pack *packs, size_t n, const arca_id *supersedes,
+			  size_t nsup, arca_id *out_id)
+{
+	/* the encoder only reads through these pointers */
+	arca_idx_file f = { (arca_idx_pack *)packs, n, (arca_id *)supersedes, nsup };
+	arca_buf enc = ARCA_BUF_INIT;
+	arca_zctx *z = NULL;
+	arca_id fid;
+	char hex[65], key[80];
+	int rc;
+	if ((rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)) || (rc = arca_idx_file_encode(&r->codec, z, &enc, &f)))
+		goto out;
+	arca_sha256(&fid, enc.data, enc.len);
+	arca_id_hex(hex, &fid);
+	snprintf(key, sizeof(key), "index/%s", hex);
+	/* put is durable (fsync, rename, directory fsync); the same bytes
+	 * already there are just as good */
+	rc = arca_be_put(r->be, key, enc.data, enc.len, ARCA_PUT_NOREPLACE);
+	if (rc == ARCA_EXISTS)
+		rc = 0;
+	if (!rc && out_id)
+		*out_id = fid;
+out:
+	arca_zctx_free(z);
+	arca_buf_free(&enc);
+	return rc;
+}
 
 typedef struct name_list {
 	char **v;

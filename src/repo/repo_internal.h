@@ -63,7 +63,6 @@ struct arca_repo {
 	arca_repo_lockstate lock;
 };
 
-int arca_repo_index_sync(arca_repo *r);
 int arca_repo_config_decode(arca_repo *r, const uint8_t *raw, size_t n);
 /* Parse a key file / lock object without using it (for fuzzing and
  * check): 0 when well-formed, ARCA_CORRUPT otherwise. */

@@ -212,7 +212,21 @@ int arca_repo_lock(arca_repo *r, bool exclusive)
 	r->lock.stop = false;
 	if (pthread_create(&r->lock.thread, NULL, refresher, r) == 0)
 		r->lock.thread_running = true;
+	/* The cache was synchronised when the repository was opened, before
+	 * this lock: a prune that ran in between deleted packs it may still
+	 * name, and a backup trusting it would reference deleted blobs. */
+	if ((rc = arca_repo_index_sync(r))) {
+		arca_repo_unlock(r);
+		return rc;
+	}
 	return 0;
+}
+
+bool arca_repo_lock_held(const arca_repo *r, bool *exclusive)
+{
+	if (exclusive)
+		*exclusive = r->lock.held && r->lock.exclusive;
+	return r->lock.held;
 }
 
 int arca_repo_unlock(arca_repo *r)

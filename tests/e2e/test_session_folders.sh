@@ -153,8 +153,11 @@ note "restore every version"
 cmp_pid=
 for v in $(seq 0 $((NVERSIONS - 1))); do
 	out=$RT_TMP/restore-v$v
+	t0=$SECONDS
 	arca restore "${SNAP[$v]}" --target "$out" --verify >"$RT_TMP/r.out" || fail "restore of version $v failed"
+	t1=$SECONDS
 	[ -z "$cmp_pid" ] || wait "$cmp_pid" || fail "restored version $((v - 1)) differs from what was saved"
+	echo "version $v: restore $((t1 - t0)) s, then waited $((SECONDS - t1)) s for the previous comparison"
 	(treecmp "@$COPIES/v$v.json" "$out$SESS" >/dev/null && rm -rf "$out") &
 	cmp_pid=$!
 done
