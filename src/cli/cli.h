@@ -68,6 +68,10 @@ int cmd_diff(cli *c, int argc, char **argv);
 int cmd_stats(cli *c, int argc, char **argv);
 int cmd_check(cli *c, int argc, char **argv);
 int cmd_prune(cli *c, int argc, char **argv);
+/* Run prune on r (the caller holds the right lock) and print its summary;
+ * used by prune and by forget --prune. */
+struct arca_prune_opts;
+int cli_run_prune(cli *c, arca_repo *r, const arca_prune_opts *po);
 int cmd_repair(cli *c, int argc, char **argv);
 int cmd_unlock(cli *c, int argc, char **argv);
 int cmd_forget(cli *c, int argc, char **argv);

@@ -328,6 +328,7 @@ static const char forget_usage[] =
 	"                   [--keep-within-hourly|-daily|-weekly|-monthly|-yearly DURATION]\n"
 	"                   [--keep-tag T[,T...]]... [--group-by host,paths,tags]\n"
 	"                   [--host H]... [--tag T[,T...]]... [--path P]... [--dry-run]\n"
+	"                   [--prune [--max-unused PERCENT]]\n"
 	"DURATION is restic's: 1y5m7d2h (years, months, days, hours)";
 
 int cmd_forget(cli *c, int argc, char **argv)
@@ -335,7 +336,7 @@ int cmd_forget(cli *c, int argc, char **argv)
 	enum {
 		O_LAST = 'l', O_HOURLY = 'H', O_DAILY = 'd', O_WEEKLY = 'w', O_MONTHLY = 'm', O_YEARLY = 'y',
 		O_DRY = 'n', O_GROUP = 'g', O_WITHIN = 256, O_WHOURLY, O_WDAILY, O_WWEEKLY, O_WMONTHLY, O_WYEARLY,
-		O_KEEPTAG, O_HOST, O_TAG, O_PATH,
+		O_KEEPTAG, O_HOST, O_TAG, O_PATH, O_PRUNE, O_MAXUNUSED,
 	};
 	static const struct option opts[] = {
 		{ "keep-last", required_argument, 0, O_LAST },
@@ -356,13 +357,16 @@ int cmd_forget(cli *c, int argc, char **argv)
 		{ "tag", required_argument, 0, O_TAG },
 		{ "path", required_argument, 0, O_PATH },
 		{ "dry-run", no_argument, 0, O_DRY },
+		{ "prune", no_argument, 0, O_PRUNE },
+		{ "max-unused", required_argument, 0, O_MAXUNUSED },
 		{ 0, 0, 0, 0 },
 	};
 	arca_retention pol = ARCA_RETENTION_INIT;
 	strv keep_tags = { 0 };
 	forget_filter f;
 	unsigned by = ARCA_GROUP_DEFAULT;
-	bool dry = false, empty;
+	bool dry = false, empty, prune = false;
+	arca_prune_opts po = ARCA_PRUNE_OPTS_INIT;
 	arca_repo *r = NULL;
 	arca_snapshot_list l = { 0 };
 	const arca_snapshot **sel = NULL;
@@ -402,6 +406,17 @@ int cmd_forget(cli *c, int argc, char **argv)
 			}
 			break;
 		case O_DRY: dry = true; break;
+		case O_PRUNE: prune = true; break;
+		case O_MAXUNUSED: {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (end == optarg || (*end && strcmp(end, "%")) || !(v >= 0 && v <= 100)) {
+				code = cli_usage("--max-unused takes a percentage from 0 to 100, like 5%%");
+				goto out;
+			}
+			po.max_unused = v;
+			break;
+		}
 		default: code = cli_usage("forget: unknown option\n%s", forget_usage); goto out;
 		}
 		if (rc) {
@@ -549,6 +564,14 @@ int cmd_forget(cli *c, int argc, char **argv)
 	if (failed) {
 		fprintf(stderr, "error: %zu of %zu snapshots could not be removed; run forget again\n", failed, nremove);
 		code = EXIT_ERR;
+		goto out;
+	}
+	if (prune && !dry) {
+		/* still under the exclusive lock taken for forgetting */
+		if (!c->json && c->verbose >= 0)
+			printf("\n");
+		if ((rc = cli_run_prune(c, r, &po)))
+			goto fail;
 	}
 	goto out;
 fail:

@@ -123,6 +123,24 @@ static void print_json(const arca_prune_result *res, double max_unused)
 	arca_buf_free(&b);
 }
 
+int cli_run_prune(cli *c, arca_repo *r, const arca_prune_opts *po_in)
+{
+	arca_prune_opts po = *po_in;
+	arca_prune_result res;
+	int rc;
+	po.progress = prune_progress;
+	po.progress_payload = c;
+	rc = arca_prune(r, &po, &res);
+	cli_progress_done(c);
+	if (rc)
+		return rc;
+	if (c->json)
+		print_json(&res, po.max_unused);
+	else if (c->verbose >= 0)
+		print_text(&res);
+	return 0;
+}
+
 int cmd_prune(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -131,7 +149,6 @@ int cmd_prune(cli *c, int argc, char **argv)
 		{ 0, 0, 0, 0 },
 	};
 	arca_prune_opts po = ARCA_PRUNE_OPTS_INIT;
-	arca_prune_result res;
 	arca_repo *r = NULL;
 	abort_at ab;
 	const char *e;
@@ -168,16 +185,8 @@ int cmd_prune(cli *c, int argc, char **argv)
 	/* a dry run changes nothing: backups may go on meanwhile */
 	if ((rc = arca_repo_lock(r, !po.dry_run)))
 		goto fail;
-	po.progress = prune_progress;
-	po.progress_payload = c;
-	rc = arca_prune(r, &po, &res);
-	cli_progress_done(c);
-	if (rc)
+	if ((rc = cli_run_prune(c, r, &po)))
 		goto fail;
-	if (c->json)
-		print_json(&res, po.max_unused);
-	else if (c->verbose >= 0)
-		print_text(&res);
 	goto out;
 fail:
 	code = cli_fail(c, rc);
