@@ -440,7 +440,7 @@ static int set_chunks(archiver *a, arca_node *n, const arca_id *src, size_t coun
 }
 
 /* 1 = stored, 0 = skipped (unreadable, warned), <0 = fatal */
-static int archive_file(archiver *a, const char *path, const struct stat *st, arca_node *n,
+static int archive_file(archiver *a, int dfd, const char *rel, const char *path, const struct stat *st, arca_node *n,
 			const arca_node *pn)
 {
 	uint64_t size;
@@ -455,9 +455,9 @@ static int archive_file(archiver *a, const char *path, const struct stat *st, ar
 		a->prog.bytes += n->size;
 		return set_chunks(a, n, pn->chunks, pn->nchunks) ? -1 : 1;
 	}
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	fd = openat(dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
-		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		warn_src(a, "cannot open %s: %s (skipped)", path, strerror(errno));
 		return 0;
@@ -492,7 +492,8 @@ static int save_tree(archiver *a, arca_tree *t, arca_id *out)
 	return rc;
 }
 
-static int archive_dir(archiver *a, const char *path, const arca_tree *ptree, arca_id *out);
+static int archive_dir(archiver *a, int pdfd, const char *rel, const char *path, const arca_tree *ptree,
+		       arca_id *out);
 
 static int load_parent_subtree(archiver *a, const arca_node *pn, arca_tree **out)
 {
@@ -507,22 +508,26 @@ static int load_parent_subtree(archiver *a, const arca_node *pn, arca_tree **out
 }
 
 /* Archive one filesystem entry into `into`.  <0 fatal. */
-static int archive_entry(archiver *a, const char *path, const char *name, const arca_node *pn,
+/* dfd: the directory holding the entry (name is relative to it), or
+ * AT_FDCWD with path absolute: stat and open relative to the parent's
+ * descriptor save a full path lookup per file. */
+static int archive_entry(archiver *a, int dfd, const char *path, const char *name, const arca_node *pn,
 			 arca_tree *into)
 {
+	const char *rel = dfd == AT_FDCWD ? path : name;
 	struct stat st;
 	arca_node n;
 	int rc = 0;
 	if (excluded(a, path, name))
 		return 0;
-	if (lstat(path, &st)) {
+	if (fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW)) {
 		warn_src(a, "cannot stat %s: %s (skipped)", path, strerror(errno));
 		return 0;
 	}
 	if ((rc = fill_node(a, &n, name, &st)))
 		goto out;
 	if (S_ISREG(st.st_mode)) {
-		rc = archive_file(a, path, &st, &n, pn);
+		rc = archive_file(a, dfd, rel, path, &st, &n, pn);
 		a->prog.files++;
 		if (rc <= 0)
 			goto out;
@@ -531,7 +536,7 @@ static int archive_entry(archiver *a, const char *path, const char *name, const 
 		arca_tree *pt = NULL;
 		n.kind = ARCA_NODE_DIR;
 		load_parent_subtree(a, pn, &pt);
-		rc = archive_dir(a, path, pt, &n.subtree);
+		rc = archive_dir(a, dfd, rel, path, pt, &n.subtree);
 		arca_tree_free(pt);
 		if (rc == 1) { /* unreadable directory: skipped */
 			rc = 0;
@@ -541,7 +546,7 @@ static int archive_entry(archiver *a, const char *path, const char *name, const 
 			goto out;
 	} else if (S_ISLNK(st.st_mode)) {
 		char target[PATH_MAX + 1];
-		ssize_t l = readlink(path, target, PATH_MAX);
+		ssize_t l = readlinkat(dfd, rel, target, PATH_MAX);
 		if (l < 0) {
 			warn_src(a, "cannot read link %s: %s (skipped)", path, strerror(errno));
 			goto out;
@@ -569,9 +574,11 @@ out:
 static int cmp_cstr(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
 
 /* 0 ok, 1 unreadable (warned), <0 fatal. */
-static int archive_dir(archiver *a, const char *path, const arca_tree *ptree, arca_id *out)
+static int archive_dir(archiver *a, int pdfd, const char *rel, const char *path, const arca_tree *ptree,
+		       arca_id *out)
 {
-	DIR *d = opendir(path);
+	int fd = openat(pdfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 	char **names = NULL, *child = NULL;
 	size_t n = 0, cap = 0, i, plen = strlen(path);
@@ -579,6 +586,8 @@ static int archive_dir(archiver *a, const char *path, const arca_tree *ptree, ar
 	int rc = 0;
 	if (!d) {
 		warn_src(a, "cannot read directory %s: %s (skipped)", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return 1;
 	}
 	while ((de = readdir(d))) {
@@ -614,7 +623,8 @@ static int archive_dir(archiver *a, const char *path, const arca_tree *ptree, ar
 			snprintf(child, plen + nl + 2, "/%s", names[i]);
 		else
 			snprintf(child, plen + nl + 2, "%s/%s", path, names[i]);
-		if ((rc = archive_entry(a, child, names[i], ptree ? arca_tree_find(ptree, names[i]) : NULL, &t)))
+		if ((rc = archive_entry(a, dirfd(d), child, names[i], ptree ? arca_tree_find(ptree, names[i]) : NULL,
+					&t)))
 			goto out;
 	}
 	a->st.dirs++;
@@ -663,7 +673,7 @@ static int archive_virtual(archiver *a, const char *prefix, char **paths, size_t
 		snprintf(child, plen + clen + 2, "%s/%s", prefix, name);
 		pn = ptree ? arca_tree_find(ptree, name) : NULL;
 		if (j == i + 1 && !strcmp(paths[i], child)) {
-			rc = archive_entry(a, child, name, pn, &t);
+			rc = archive_entry(a, AT_FDCWD, child, name, pn, &t);
 		} else {
 			struct stat st;
 			arca_node node;
@@ -971,7 +981,7 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 	if (o->stdin_fd >= 0)
 		rc = archive_stdin(&a, o->stdin_name, &root);
 	else if (npaths == 1 && !strcmp(paths[0], "/"))
-		rc = archive_dir(&a, "/", ptree, &root) == 1 ? arca_error_set(ARCA_ERROR, "cannot read /") : 0;
+		rc = archive_dir(&a, AT_FDCWD, "/", "/", ptree, &root) == 1 ? arca_error_set(ARCA_ERROR, "cannot read /") : 0;
 	else
 		rc = archive_virtual(&a, "", paths, npaths, ptree, &root);
 	if (rc) {
