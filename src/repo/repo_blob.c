@@ -380,26 +380,35 @@ int arca_repo_blob_load(arca_repo_reader *rd, const arca_id *id, arca_buf *out)
 
 /* ---- small objects ---- */
 
+/*
+ * Store bytes under "<dir>/<sha256 of the bytes>" durably (fsync, rename,
+ * directory fsync); the same bytes already there are just as good.
+ */
+static int put_content_named(arca_repo *r, const char *dir, const arca_buf *enc, arca_id *out_id)
+{
+	char hex[65], key[256];
+	arca_id id;
+	int rc;
+	arca_sha256(&id, enc->data, enc->len);
+	arca_id_hex(hex, &id);
+	snprintf(key, sizeof(key), "%s/%s", dir, hex);
+	rc = arca_be_put(r->be, key, enc->data, enc->len, ARCA_PUT_NOREPLACE);
+	if (rc == ARCA_EXISTS)
+		rc = 0;
+	if (!rc && out_id)
+		*out_id = id;
+	return rc;
+}
+
 int arca_repo_object_save(arca_repo *r, const char *dir, const char *label, const void *raw, size_t n,
 			  arca_id *out_id)
 {
 	arca_buf enc = ARCA_BUF_INIT;
 	arca_zctx *z = NULL;
-	char hex[65], key[256];
-	arca_id id;
 	int rc;
-	if ((rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)) ||
-	    (rc = arca_object_seal(&r->codec, z, &enc, label, raw, n)))
-		goto out;
-	arca_sha256(&id, enc.data, enc.len);
-	arca_id_hex(hex, &id);
-	snprintf(key, sizeof(key), "%s/%s", dir, hex);
-	rc = arca_be_put(r->be, key, enc.data, enc.len, ARCA_PUT_NOREPLACE);
-	if (rc == ARCA_EXISTS)
-		rc = 0;
-	if (!rc && out_id)
-		*out_id = id;
-out:
+	if (!(rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)) &&
+	    !(rc = arca_object_seal(&r->codec, z, &enc, label, raw, n)))
+		rc = put_content_named(r, dir, &enc, out_id);
 	arca_zctx_free(z);
 	arca_buf_free(&enc);
 	return rc;
@@ -577,22 +586,9 @@ int arca_repo_index_write(arca_repo *r, const arca_idx_pack *packs, size_t n, co
 	arca_idx_file f = { (arca_idx_pack *)packs, n, (arca_id *)supersedes, nsup };
 	arca_buf enc = ARCA_BUF_INIT;
 	arca_zctx *z = NULL;
-	arca_id fid;
-	char hex[65], key[80];
 	int rc;
-	if ((rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)) || (rc = arca_idx_file_encode(&r->codec, z, &enc, &f)))
-		goto out;
-	arca_sha256(&fid, enc.data, enc.len);
-	arca_id_hex(hex, &fid);
-	snprintf(key, sizeof(key), "index/%s", hex);
-	/* put is durable (fsync, rename, directory fsync); the same bytes
-	 * already there are just as good */
-	rc = arca_be_put(r->be, key, enc.data, enc.len, ARCA_PUT_NOREPLACE);
-	if (rc == ARCA_EXISTS)
-		rc = 0;
-	if (!rc && out_id)
-		*out_id = fid;
-out:
+	if (!(rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)) && !(rc = arca_idx_file_encode(&r->codec, z, &enc, &f)))
+		rc = put_content_named(r, "index", &enc, out_id);
 	arca_zctx_free(z);
 	arca_buf_free(&enc);
 	return rc;
