@@ -26,9 +26,9 @@
 
 #define ARCA_REPO_FORMAT_VERSION 1
 #define ARCA_DEFAULT_PACK_SIZE (16u * 1024 * 1024)
-/* Argon2id defaults (t=4, 32 MiB: ~0.09 s and 32 MiB once per command
+/* Argon2id defaults (t=3, 32 MiB: ~0.07 s and 32 MiB once per command
  * here; each key file records its own parameters). */
-#define ARCA_KDF_T_DEFAULT 4
+#define ARCA_KDF_T_DEFAULT 3
 #define ARCA_KDF_M_KIB_DEFAULT (32u * 1024)
 
 typedef struct arca_repo arca_repo;
