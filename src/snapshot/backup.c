@@ -35,7 +35,9 @@ typedef struct job {
 	arca_id id;
 	uint8_t *data;
 	size_t n;
-	size_t cap; /* of data, for the buffer pool */
+	size_t cap;     /* of data, for the buffer pool */
+	bool hash;      /* the worker computes the id and claims it (big files, streams) */
+	size_t slot;    /* with hash: index of the id in the archiver's chunk list */
 } job;
 
 typedef struct queue {
@@ -145,6 +147,12 @@ typedef struct archiver {
 	size_t bufcap;
 	arca_id *chunks;
 	size_t nchunks, capchunks;
+	/* Worker-side hashing: workers write ids into chunks[] under ids_mu
+	 * (the walker reallocates it under the same lock) and count down
+	 * ids_pending; the walker waits for zero before using the list. */
+	pthread_mutex_t ids_mu;
+	pthread_cond_t ids_done;
+	size_t ids_pending;
 	arca_snapshot_stats st;
 	arca_progress prog;
 	double t0, last_progress;
@@ -247,9 +255,27 @@ static void *worker_main(void *arg)
 	if (rc)
 		worker_fail(a, rc);
 	while (queue_pop(&a->q, &j)) {
-		if (w && !worker_failed(a) && (rc = arca_repo_blob_store(w, ARCA_BLOB_DATA, &j.id, j.data, j.n)))
+		bool store = true;
+		if (j.hash) {
+			arca_repo_blob_id(a->r, &j.id, j.data, j.n);
+			pthread_mutex_lock(&a->ids_mu);
+			a->chunks[j.slot] = j.id;
+			pthread_mutex_unlock(&a->ids_mu);
+			rc = arca_repo_blob_claim(a->r, &j.id);
+			if (rc < 0)
+				worker_fail(a, rc);
+			store = rc == 1;
+		}
+		if (store && w && !worker_failed(a) &&
+		    (rc = arca_repo_blob_store(w, ARCA_BLOB_DATA, &j.id, j.data, j.n)))
 			worker_fail(a, rc);
 		pool_put(&a->pool, j.data, j.cap);
+		if (j.hash) {
+			pthread_mutex_lock(&a->ids_mu);
+			if (--a->ids_pending == 0)
+				pthread_cond_broadcast(&a->ids_done);
+			pthread_mutex_unlock(&a->ids_mu);
+		}
 	}
 	if (w && !worker_failed(a) && (rc = arca_repo_writer_flush(w)))
 		worker_fail(a, rc);
@@ -341,43 +367,82 @@ static int push_chunk(archiver *a, const arca_id *id)
 {
 	if (a->nchunks == a->capchunks) {
 		size_t nc = a->capchunks ? a->capchunks * 2 : 256;
-		arca_id *nv = realloc(a->chunks, nc * sizeof(*nv));
+		arca_id *nv;
+		pthread_mutex_lock(&a->ids_mu); /* workers may be writing ids into it */
+		nv = realloc(a->chunks, nc * sizeof(*nv));
+		if (nv) {
+			a->chunks = nv;
+			a->capchunks = nc;
+		}
+		pthread_mutex_unlock(&a->ids_mu);
 		if (!nv)
 			return arca_error_set(ARCA_NOMEM, "out of memory");
-		a->chunks = nv;
-		a->capchunks = nc;
 	}
 	a->chunks[a->nchunks++] = *id;
 	return 0;
 }
 
-static int emit_chunk(archiver *a, const uint8_t *p, size_t n)
+/* Wait until workers have filled in every id of the current file. */
+static void wait_ids(archiver *a)
+{
+	pthread_mutex_lock(&a->ids_mu);
+	while (a->ids_pending)
+		pthread_cond_wait(&a->ids_done, &a->ids_mu);
+	pthread_mutex_unlock(&a->ids_mu);
+}
+
+/*
+ * One chunk of the current file.  Small files are hashed here (a round
+ * trip through a worker would cost more than the hash); for big files and
+ * streams (hash_in_worker) the workers hash, claim and store, which keeps
+ * the walker from being the bottleneck on one large input.
+ */
+static int emit_chunk(archiver *a, const uint8_t *p, size_t n, bool hash_in_worker)
 {
 	arca_id id;
 	job j;
 	int rc;
-	arca_repo_blob_id(a->r, &id, p, n);
-	if ((rc = push_chunk(a, &id)))
-		return rc;
-	rc = arca_repo_blob_claim(a->r, &id);
-	if (rc <= 0)
-		return rc;
-	j.id = id;
+	memset(&j, 0, sizeof(j));
+	if (hash_in_worker) {
+		memset(&id, 0, sizeof(id));
+		if ((rc = push_chunk(a, &id)))
+			return rc;
+		j.hash = true;
+		j.slot = a->nchunks - 1;
+	} else {
+		arca_repo_blob_id(a->r, &id, p, n);
+		if ((rc = push_chunk(a, &id)))
+			return rc;
+		rc = arca_repo_blob_claim(a->r, &id);
+		if (rc <= 0)
+			return rc;
+		j.id = id;
+	}
 	j.n = n;
 	j.data = pool_get(&a->pool, n, &j.cap);
 	if (!j.data)
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	memcpy(j.data, p, n);
+	if (hash_in_worker) {
+		pthread_mutex_lock(&a->ids_mu);
+		a->ids_pending++;
+		pthread_mutex_unlock(&a->ids_mu);
+	}
 	queue_push(&a->q, &j);
 	return 0;
 }
 
 /* Chunk everything readable from fd; the chunk ids land in a->chunks. */
-static int chunk_fd(archiver *a, int fd, const char *path, uint64_t *size)
+/* Files at least this large (and streams) are hashed by the workers. */
+#define HASH_IN_WORKER_BYTES (8u << 20)
+
+/* Chunk everything readable from fd; the chunk ids land in a->chunks.
+ * expect: the file's size from stat, or UINT64_MAX for a stream. */
+static int chunk_fd(archiver *a, int fd, const char *path, uint64_t expect, uint64_t *size)
 {
 	size_t start = 0, len = 0, max = a->cp.max;
-	bool eof = false;
-	int rc;
+	bool eof = false, async = expect >= HASH_IN_WORKER_BYTES;
+	int rc = 0;
 	*size = 0;
 	a->nchunks = 0;
 	for (;;) {
@@ -386,7 +451,8 @@ static int chunk_fd(archiver *a, int fd, const char *path, uint64_t *size)
 			if (got < 0) {
 				if (errno == EINTR)
 					continue;
-				return arca_error_errno(errno, "cannot read %s", path);
+				rc = arca_error_errno(errno, "cannot read %s", path);
+				goto out;
 			}
 			if (got == 0)
 				eof = true;
@@ -401,20 +467,28 @@ static int chunk_fd(archiver *a, int fd, const char *path, uint64_t *size)
 			size_t cut = arca_chunker_next(a->ch, a->buf + start, len, eof);
 			if (cut == 0 || cut > len)
 				cut = len; /* cannot happen: len >= max or eof */
-			if ((rc = emit_chunk(a, a->buf + start, cut)))
-				return rc;
+			if ((rc = emit_chunk(a, a->buf + start, cut, async)))
+				goto out;
 			start += cut;
 			len -= cut;
 		}
-		if ((rc = worker_failed(a)))
-			return arca_error_set(rc, "%s", a->worker_msg);
+		if ((rc = worker_failed(a))) {
+			rc = arca_error_set(rc, "%s", a->worker_msg);
+			goto out;
+		}
 		if (a->bufcap - start < max + 1) {
 			memmove(a->buf, a->buf + start, len);
 			start = 0;
 		}
 		progress(a, path, false);
 	}
-	return 0;
+out:
+	if (async) {
+		wait_ids(a); /* also on failure: no worker may still write into chunks[] */
+		if (!rc && (rc = worker_failed(a)))
+			rc = arca_error_set(rc, "%s", a->worker_msg);
+	}
+	return rc;
 }
 
 static bool chunks_indexed(archiver *a, const arca_node *p)
@@ -463,7 +537,7 @@ static int archive_file(archiver *a, int dfd, const char *rel, const char *path,
 		return 0;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	rc = chunk_fd(a, fd, path, &size);
+	rc = chunk_fd(a, fd, path, (uint64_t)st->st_size, &size);
 	close(fd);
 	if (rc) {
 		if (rc == ARCA_NOTFOUND || rc == ARCA_AUTH || (rc == ARCA_ERROR && !worker_failed(a))) {
@@ -783,7 +857,7 @@ static int archive_stdin(archiver *a, const char *name, arca_id *out)
 	if ((rc = fill_node(a, &n, name, &st)))
 		goto out;
 	n.kind = ARCA_NODE_FILE;
-	if ((rc = chunk_fd(a, a->o->stdin_fd, name, &size)))
+	if ((rc = chunk_fd(a, a->o->stdin_fd, name, UINT64_MAX, &size)))
 		goto out;
 	n.size = size;
 	a->st.files_new++;
@@ -863,6 +937,8 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 	a.cp = *arca_repo_chunker_params(r);
 	a.t0 = arca_monotonic();
 	pthread_mutex_init(&a.err_mu, NULL);
+	pthread_mutex_init(&a.ids_mu, NULL);
+	pthread_cond_init(&a.ids_done, NULL);
 	arca_repo_write_stats_get(r, &ws0);
 
 	if (o->host)
@@ -1060,5 +1136,7 @@ out:
 	free(a.buf);
 	free(a.chunks);
 	pthread_mutex_destroy(&a.err_mu);
+	pthread_mutex_destroy(&a.ids_mu);
+	pthread_cond_destroy(&a.ids_done);
 	return rc;
 }
