@@ -477,6 +477,53 @@ int arca_retention_reasons(const arca_retention *p, const arca_retention_verdict
  * and all snapshots within 1y of the newest") to out.  0 or ARCA_NOMEM. */
 int arca_retention_describe(const arca_retention *p, arca_buf *out);
 
+/* ---- audit log ----
+ *
+ * Every backup, restore, forget, prune, check, key change and index repair
+ * appends one immutable entry: its own sealed object log/<sha256 of stored
+ * bytes> (docs/FORMAT.md, "Audit log"), so entries are encrypted like
+ * snapshots and travel with any copy of the repository.
+ */
+
+#define ARCA_AUDIT_LABEL "arca-log-v1"
+
+typedef struct arca_audit_entry {
+	arca_id id;       /* name of the object; not part of the encoding */
+	int64_t time_ns;  /* when the operation started */
+	char *host;       /* may be NULL */
+	char *user;       /* may be NULL */
+	char *op;         /* backup, restore, forget, prune, check, key-add, ... (required) */
+	char *result;     /* ok, failed, partial, damage (required) */
+	arca_id *snapshots; /* snapshot ids the operation made, restored or removed */
+	size_t nsnapshots;
+	uint64_t bytes;       /* added (backup), restored, freed (prune) */
+	uint64_t duration_ms;
+	char *error;  /* NULL when none */
+	char *detail; /* NULL when none */
+	uint32_t exit_code;
+} arca_audit_entry;
+
+/* Encode e (op and result must be set: ARCA_INVAL otherwise), appending to
+ * out.  0, ARCA_INVAL or ARCA_NOMEM. */
+int arca_audit_encode(const arca_audit_entry *e, arca_buf *out);
+/* Strict decode of an entry's plaintext: *out is heap-allocated (free with
+ * arca_audit_free); ARCA_CORRUPT on bad input (then *out is NULL).
+ * Unknown tags are skipped. */
+int arca_audit_decode(arca_audit_entry **out, const void *p, size_t n);
+/* Accepts NULL. */
+void arca_audit_free(arca_audit_entry *e);
+/* Seal e and write it as log/<id>.  Needs no lock (entries are only ever
+ * added).  0 or the backend's error. */
+int arca_audit_append(arca_repo *r, const arca_audit_entry *e);
+/*
+ * Load every entry with time_ns >= since_ns (0: all), sorted by time
+ * (equal times by id).  Unreadable entries are skipped with a warning
+ * through the repository's warn callback.  *out is a malloc'd array of
+ * entries (caller frees with arca_audit_list_free; NULL when *n is 0).
+ */
+int arca_audit_list(arca_repo *r, int64_t since_ns, arca_audit_entry ***out, size_t *n);
+void arca_audit_list_free(arca_audit_entry **v, size_t n);
+
 /* ---- grouping ---- */
 
 enum arca_group_by {

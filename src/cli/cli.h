@@ -57,6 +57,19 @@ void cli_fmt_bytes(char *out, size_t n, uint64_t bytes);
 int cli_select(cli *c, arca_repo *r, arca_snapshot_list *l, const char *sel, const arca_snapshot **out);
 void cli_json_snapshot(arca_json *j, const arca_snapshot *s);
 
+/*
+ * Append one audit log entry for op (docs/FORMAT.md, "Audit log"): started
+ * at t0 (arca_monotonic()), ending with exit_code, whose result ("ok",
+ * "partial", "damage", "failed") the entry records.  snaps[0..nsnaps) are
+ * the snapshots concerned (may be NULL); error (NULL: the current error
+ * record when exit_code is a failure) and detail may be NULL.  Does
+ * nothing when r is NULL; a failure to append is only a warning.
+ */
+void cli_audit(cli *c, arca_repo *r, const char *op, double t0, int exit_code, const arca_id *snaps,
+	       size_t nsnaps, uint64_t bytes, const char *error, const char *detail);
+/* "ok", "partial", "damage" or "failed" for an exit code. */
+const char *cli_audit_result(int exit_code);
+
 int cmd_init(cli *c, int argc, char **argv);
 int cmd_key(cli *c, int argc, char **argv);
 int cmd_backup(cli *c, int argc, char **argv);
@@ -75,5 +88,12 @@ int cli_run_prune(cli *c, arca_repo *r, const arca_prune_opts *po);
 int cmd_repair(cli *c, int argc, char **argv);
 int cmd_unlock(cli *c, int argc, char **argv);
 int cmd_forget(cli *c, int argc, char **argv);
+int cmd_log(cli *c, int argc, char **argv);
+/* "--since" argument: a time, or a duration before now ("30d", "30d-ago").
+ * ARCA_INVAL with a message otherwise. */
+int cli_parse_since(const char *s, int64_t *out);
+/* stats --history: per operation count, success rate, average duration
+ * and size of the audit log entries since since_ns. */
+int cli_stats_history(cli *c, arca_repo *r, int64_t since_ns);
 
 #endif

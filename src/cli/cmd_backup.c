@@ -91,6 +91,9 @@ int cmd_backup(cli *c, int argc, char **argv)
 	arca_id parent_id;
 	int o, rc, code = EXIT_OK, pipefd[2] = { -1, -1 };
 	char hex[65];
+	double t0 = arca_monotonic();
+
+	memset(&res, 0, sizeof(res));
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -272,6 +275,9 @@ out:
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
+	/* a snapshot was saved unless the backup failed */
+	cli_audit(c, r, "backup", t0, code, &res.snapshot_id, code == EXIT_OK || code == EXIT_PARTIAL,
+		  res.stats.bytes_added, NULL, NULL);
 	arca_snapshot_list_free(&l);
 	arca_repo_close(r);
 	for (i = 0; i < nmeta; i++)

@@ -3,6 +3,7 @@
  * Exit 13 when damage is found.
  */
 #include "cli/cli.h"
+#include "util/timefmt.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ int cmd_check(cli *c, int argc, char **argv)
 	arca_json j;
 	check_out out = { c, NULL };
 	int o, rc, code = EXIT_OK;
+	double t0 = arca_monotonic();
 	memset(&co, 0, sizeof(co));
 	co.version = 1;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -108,6 +110,7 @@ int cmd_check(cli *c, int argc, char **argv)
 fail:
 	code = cli_fail(c, rc);
 out:
+	cli_audit(c, r, "check", t0, code, NULL, 0, 0, NULL, co.read_data ? "read data" : NULL);
 	arca_buf_free(&b);
 	arca_repo_close(r);
 	return code;

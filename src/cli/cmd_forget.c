@@ -377,6 +377,8 @@ int cmd_forget(cli *c, int argc, char **argv)
 	size_t nsel = 0, i, k, nkeep = 0, nremove = 0, nexpired = 0, removed = 0, failed = 0;
 	int64_t now;
 	int o, rc = 0, code = EXIT_OK;
+	double t0 = arca_monotonic();
+	arca_id *rmids = NULL; /* removed snapshots, for the audit log */
 
 	memset(&f, 0, sizeof(f));
 	while ((o = getopt_long(argc, argv, "l:H:d:w:m:y:g:n", opts, NULL)) != -1) {
@@ -533,6 +535,10 @@ int cmd_forget(cli *c, int argc, char **argv)
 
 	if (!dry) {
 		arca_backend *be = arca_repo_backend(r);
+		if (!(rmids = calloc(nremove ? nremove : 1, sizeof(*rmids)))) {
+			rc = arca_error_set(ARCA_NOMEM, "out of memory");
+			goto fail;
+		}
 		for (i = 0; i < groups.n; i++)
 			for (k = 0; k < groups.v[i].n; k++) {
 				char hex[65], key[80];
@@ -544,7 +550,7 @@ int cmd_forget(cli *c, int argc, char **argv)
 					fprintf(stderr, "error: cannot remove snapshot %.8s: %s\n", hex, arca_error_message());
 					failed++;
 				} else {
-					removed++;
+					rmids[removed++] = groups.v[i].v[k]->id;
 				}
 			}
 	}
@@ -577,6 +583,13 @@ int cmd_forget(cli *c, int argc, char **argv)
 fail:
 	code = cli_fail(c, rc);
 out:
+	if (!dry) {
+		char detail[64];
+		snprintf(detail, sizeof(detail), "removed %zu snapshots", removed);
+		cli_audit(c, r, "forget", t0, code, rmids, removed, 0,
+			  failed ? "some snapshots could not be removed" : NULL, detail);
+	}
+	free(rmids);
 	if (verdicts)
 		for (i = 0; i < groups.n; i++)
 			free(verdicts[i]);

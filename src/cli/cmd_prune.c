@@ -9,6 +9,7 @@
  * written, 4 index file removed, 5 pack removed), as kill -9 would.
  */
 #include "cli/cli.h"
+#include "util/timefmt.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -127,11 +128,20 @@ int cli_run_prune(cli *c, arca_repo *r, const arca_prune_opts *po_in)
 {
 	arca_prune_opts po = *po_in;
 	arca_prune_result res;
+	double t0 = arca_monotonic();
 	int rc;
 	po.progress = prune_progress;
 	po.progress_payload = c;
+	memset(&res, 0, sizeof(res));
 	rc = arca_prune(r, &po, &res);
 	cli_progress_done(c);
+	if (!po.dry_run) {
+		char detail[128];
+		snprintf(detail, sizeof(detail), "deleted %llu packs, repacked %llu",
+			 (unsigned long long)res.packs_deleted, (unsigned long long)res.packs_repacked);
+		/* the error record is the prune's: the exit code is only "failed" */
+		cli_audit(c, r, "prune", t0, rc ? EXIT_ERR : EXIT_OK, NULL, 0, res.bytes_freed, NULL, detail);
+	}
 	if (rc)
 		return rc;
 	if (c->json)
@@ -183,8 +193,12 @@ int cmd_prune(cli *c, int argc, char **argv)
 	if ((rc = cli_open(c, &r)))
 		return cli_fail_open(c, rc);
 	/* a dry run changes nothing: backups may go on meanwhile */
-	if ((rc = arca_repo_lock(r, !po.dry_run)))
-		goto fail;
+	if ((rc = arca_repo_lock(r, !po.dry_run))) {
+		code = cli_fail(c, rc);
+		if (!po.dry_run)
+			cli_audit(c, r, "prune", arca_monotonic(), code, NULL, 0, 0, NULL, NULL);
+		goto out;
+	}
 	if ((rc = cli_run_prune(c, r, &po)))
 		goto fail;
 	goto out;

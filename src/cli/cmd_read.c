@@ -237,9 +237,9 @@ int cmd_restore(cli *c, int argc, char **argv)
 		{ 0, 0, 0, 0 },
 	};
 	arca_restore_opts ro = ARCA_RESTORE_OPTS_INIT;
-	arca_restore_result res;
+	arca_restore_result res = { 0, 0, 0, 0, 0, 0 };
 	arca_snapshot_list l = { 0 };
-	const arca_snapshot *s;
+	const arca_snapshot *s = NULL;
 	arca_repo *r = NULL;
 	const char **inc = NULL, **exc = NULL;
 	size_t ninc = 0, nexc = 0;
@@ -282,6 +282,7 @@ int cmd_restore(cli *c, int argc, char **argv)
 	    (rc = arca_restore(r, s, &ro, &res))) {
 		cli_progress_done(c);
 		code = cli_fail(c, rc);
+		cli_audit(c, r, "restore", t0, code, s ? &s->id : NULL, 1, 0, NULL, ro.target);
 		goto out;
 	}
 	cli_progress_done(c);
@@ -318,6 +319,12 @@ int cmd_restore(cli *c, int argc, char **argv)
 	if (res.errors) {
 		fprintf(stderr, "error: %llu problem(s) during restore (see above)\n", (unsigned long long)res.errors);
 		code = EXIT_ERR;
+	}
+	{
+		char detail[4200], err[64];
+		snprintf(detail, sizeof(detail), "target %s", ro.target ? ro.target : "");
+		snprintf(err, sizeof(err), "%llu problem(s) during restore", (unsigned long long)res.errors);
+		cli_audit(c, r, "restore", t0, code, s ? &s->id : NULL, 1, res.bytes, res.errors ? err : NULL, detail);
 	}
 out:
 	arca_snapshot_list_free(&l);
@@ -409,14 +416,39 @@ out:
 
 int cmd_stats(cli *c, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "history", no_argument, 0, 'H' },
+		{ "since", required_argument, 0, 's' },
+		{ 0, 0, 0, 0 },
+	};
 	arca_snapshot_list l = { 0 };
 	const arca_snapshot **v = NULL;
 	arca_stats_result res;
 	arca_repo *r = NULL;
 	size_t n = 0, i;
-	int rc, code = EXIT_OK;
+	bool history = false;
+	int64_t since = arca_time_now_ns() - 30 * 86400 * ARCA_NS_PER_SEC;
+	int o, rc, code = EXIT_OK;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'H': history = true; break;
+		case 's':
+			if (cli_parse_since(optarg, &since))
+				return cli_usage("%s", arca_error_message());
+			history = true;
+			break;
+		default: return cli_usage("usage: arca stats [SNAPSHOT...] | arca stats --history [--since 30d]");
+		}
+	}
+	if (history && optind < argc)
+		return cli_usage("stats --history takes no snapshots");
 	if ((rc = cli_open(c, &r)))
 		return cli_fail_open(c, rc);
+	if (history) {
+		if ((rc = cli_stats_history(c, r, since)))
+			goto fail;
+		goto out;
+	}
 	if ((rc = arca_snapshot_list_load(r, &l)))
 		goto fail;
 	v = calloc(l.n + (size_t)argc, sizeof(*v));
@@ -424,8 +456,8 @@ int cmd_stats(cli *c, int argc, char **argv)
 		rc = arca_error_set(ARCA_NOMEM, "out of memory");
 		goto fail;
 	}
-	if (argc > 1) {
-		for (i = 1; i < (size_t)argc; i++)
+	if (optind < argc) {
+		for (i = (size_t)optind; i < (size_t)argc; i++)
 			if ((rc = arca_snapshot_select(&l, argv[i], NULL, &v[n++])))
 				goto fail;
 	} else {

@@ -147,6 +147,7 @@ int cmd_key(cli *c, int argc, char **argv)
 	arca_repo *r = NULL;
 	char *npw = NULL, hex[65];
 	int o, rc = 0, code = EXIT_OK;
+	double t0 = arca_monotonic();
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o == 'n')
 			npf = optarg;
@@ -226,6 +227,11 @@ int cmd_key(cli *c, int argc, char **argv)
 fail:
 	code = cli_fail(c, rc);
 out:
+	if (strcmp(sub, "list")) {
+		char op[16];
+		snprintf(op, sizeof(op), "key-%s", sub);
+		cli_audit(c, r, op, t0, code, NULL, 0, 0, NULL, !strcmp(sub, "remove") ? argv[optind + 1] : NULL);
+	}
 	if (npw) {
 		memset(npw, 0, strlen(npw));
 		free(npw);
@@ -239,15 +245,20 @@ int cmd_repair(cli *c, int argc, char **argv)
 	arca_repo *r = NULL;
 	uint64_t np = 0, nb = 0;
 	int rc;
+	double t0 = arca_monotonic();
+	char detail[96];
 	if (argc != 2 || strcmp(argv[1], "index"))
 		return cli_usage("usage: arca repair index");
 	if ((rc = cli_open(c, &r)))
 		return cli_fail_open(c, rc);
 	if ((rc = arca_repo_lock(r, true)) || (rc = arca_repo_index_rebuild_from_packs(r, &np, &nb))) {
 		rc = cli_fail(c, rc);
+		cli_audit(c, r, "repair-index", t0, rc, NULL, 0, 0, NULL, NULL);
 		arca_repo_close(r);
 		return rc;
 	}
+	snprintf(detail, sizeof(detail), "%llu packs, %llu blobs", (unsigned long long)np, (unsigned long long)nb);
+	cli_audit(c, r, "repair-index", t0, EXIT_OK, NULL, 0, 0, NULL, detail);
 	if (c->json)
 		printf("{\"packs\":%llu,\"blobs\":%llu}\n", (unsigned long long)np, (unsigned long long)nb);
 	else if (c->verbose >= 0)

@@ -27,13 +27,14 @@ static const char *usage_text =
 	"  dump        write one file of a snapshot to stdout\n"
 	"  restore     restore a snapshot into a directory\n"
 	"  diff        compare two snapshots\n"
-	"  stats       sizes, dedup and compression ratios\n"
+	"  stats       sizes, dedup and compression ratios (--history: success rates per operation)\n"
 	"  check       verify the repository (--read-data reads every pack)\n"
 	"  forget      remove snapshots by a retention policy (--keep-daily 7 ...) and expired ones\n"
 	"  prune       delete data no snapshot references (--dry-run, --max-unused 5%)\n"
 	"  key         list, add, remove keys; change the password (passwd)\n"
 	"  repair      rebuild the index from packs (repair index)\n"
 	"  unlock      remove stale locks\n"
+	"  log         the audit history of operations (--since 30d, --op backup)\n"
 	"  version     print the version\n"
 	"\n"
 	"REPO is a path (or ARCA_REPO). Password: ARCA_PASSWORD, ARCA_PASSWORD_FILE or --password-file.\n"
@@ -318,7 +319,7 @@ static const struct {
 	{ "ls", cmd_ls }, { "dump", cmd_dump }, { "restore", cmd_restore }, { "diff", cmd_diff },
 	{ "stats", cmd_stats }, { "check", cmd_check }, { "prune", cmd_prune }, { "repair", cmd_repair },
 	{ "unlock", cmd_unlock },
-	{ "forget", cmd_forget },
+	{ "forget", cmd_forget }, { "log", cmd_log },
 };
 
 /*

@@ -143,6 +143,9 @@ int arca_time_parse(int64_t *out_ns, const char *s)
 	} else {
 		t = (int64_t)timegm(&tm) - off;
 	}
+	/* nanoseconds since 1970 in 64 bits reach from 1677 to 2262 */
+	if (t > INT64_MAX / ARCA_NS_PER_SEC - 1 || t < INT64_MIN / ARCA_NS_PER_SEC + 1)
+		return arca_error_set(ARCA_INVAL, "time '%s' is out of range (years 1678 to 2261)", s);
 	*out_ns = t * ARCA_NS_PER_SEC + frac;
 	return 0;
 bad:

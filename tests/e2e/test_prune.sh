@@ -19,7 +19,8 @@ init_repo "$R" --pack-size 128K --chunker 16K,32K,128K
 
 pack_bytes() { find "$R/data" -type f ! -name '.tmp-*' -printf '%s\n' | awk '{s += $1} END {print s + 0}'; }
 npacks() { find "$R/data" -type f ! -name '.tmp-*' | wc -l; }
-listing() { find "$R" -path "$R/locks" -prune -o -type f -printf '%P %s %T@\n' | LC_ALL=C sort; }
+# log/ is left out: a refused prune is recorded in the audit log (FORMAT.md §12)
+listing() { find "$R" \( -path "$R/locks" -o -path "$R/log" \) -prune -o -type f -printf '%P %s %T@\n' | LC_ALL=C sort; }
 json_num() { grep -o "\"$1\":[0-9]*" "$T/out" | head -n 1 | cut -d: -f2; }
 
 # snapshots that must survive: "id kind source"
@@ -192,6 +193,9 @@ assert_contains "$T/err" "cannot be read"
 assert_contains "$T/err" "changed nothing"
 listing >"$T/list.after"
 diff -u "$T/list.before" "$T/list.after" >&2 || fail "prune changed a repository with a damaged snapshot"
+ok arca -r "$R" log --json --op prune
+python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))[-1]; sys.exit(not (e["result"] == "failed" and "cannot be read" in e.get("error", "")))' "$T/out" ||
+	fail "the refused prune is not in the audit log as failed: $(cat "$T/out")"
 cp "$T/snap.orig" "$R/snapshots/$victim"
 ok arca -r "$R" prune
 check_clean "at the end"
