@@ -15,6 +15,7 @@
  * deepest first, so writing files does not disturb directory mtimes.
  */
 #include "arca/snapshot.h"
+#include "hash/idset.h"
 #include "util/timefmt.h"
 
 #include <errno.h>
@@ -77,6 +78,7 @@ typedef struct restorer {
 	size_t nlinks, caplinks;
 	inode_seen *seen;
 	size_t nseen, capseen;
+	arca_idset seen_set; /* (dev, inode) -> index into seen */
 	arca_progress prog;
 	double t0, last;
 } restorer;
@@ -452,12 +454,29 @@ static int remember_dir(restorer *s, const char *rel, const arca_node *n)
 
 /* Returns the relpath of an earlier restored file with the same inode, or
  * records this one and returns NULL. */
+/* The key of a (device, inode) pair in seen_set: mixed so that the set's
+ * hash (the first 8 bytes) spreads, the pair itself kept exactly. */
+static void inode_key(arca_id *k, uint64_t dev, uint64_t ino)
+{
+	uint64_t z = ino * 0x9E3779B97F4A7C15ULL ^ dev * 0xBF58476D1CE4E5B9ULL;
+	z ^= z >> 31;
+	memset(k, 0, sizeof(*k));
+	memcpy(k->b, &z, 8);
+	memcpy(k->b + 8, &dev, 8);
+	memcpy(k->b + 16, &ino, 8);
+}
+
 static const char *hardlink_seen(restorer *s, const arca_node *n, const char *rel)
 {
-	size_t i;
-	for (i = 0; i < s->nseen; i++)
-		if (s->seen[i].dev == n->dev && s->seen[i].ino == n->inode)
-			return s->seen[i].relpath;
+	arca_id k;
+	void *val;
+	size_t idx;
+	int rc;
+	inode_key(&k, n->dev, n->inode);
+	if ((val = arca_idset_get(&s->seen_set, &k))) {
+		memcpy(&idx, val, sizeof(idx));
+		return s->seen[idx].relpath;
+	}
 	if (s->nseen == s->capseen) {
 		size_t nc = s->capseen ? s->capseen * 2 : 32;
 		inode_seen *nv = realloc(s->seen, nc * sizeof(*nv));
@@ -469,8 +488,14 @@ static const char *hardlink_seen(restorer *s, const arca_node *n, const char *re
 	s->seen[s->nseen].dev = n->dev;
 	s->seen[s->nseen].ino = n->inode;
 	s->seen[s->nseen].relpath = strdup(rel);
-	if (s->seen[s->nseen].relpath)
-		s->nseen++;
+	if (!s->seen[s->nseen].relpath)
+		return NULL;
+	rc = arca_idset_insert(&s->seen_set, &k, &val);
+	if (rc == 1) {
+		idx = s->nseen;
+		memcpy(val, &idx, sizeof(idx));
+	}
+	s->nseen++;
 	return NULL;
 }
 
@@ -696,6 +721,7 @@ int arca_restore(arca_repo *r, const arca_snapshot *snap, const arca_restore_opt
 	s.o = o;
 	s.rootfd = -1;
 	s.is_root = geteuid() == 0;
+	arca_idset_init(&s.seen_set, sizeof(size_t));
 	s.t0 = arca_monotonic();
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_mutex_init(&s.q.mu, NULL);
@@ -767,6 +793,7 @@ out:
 	for (i = 0; i < s.nseen; i++)
 		free(s.seen[i].relpath);
 	free(s.seen);
+	arca_idset_free(&s.seen_set);
 	pthread_mutex_destroy(&s.mu);
 	pthread_mutex_destroy(&s.q.mu);
 	pthread_cond_destroy(&s.q.not_empty);
