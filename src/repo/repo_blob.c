@@ -132,6 +132,27 @@ out:
 	return rc;
 }
 
+/* Append a written pack to the pending list; takes ownership of entries
+ * (freed on failure).  Caller holds r->mu. */
+static int pending_push_locked(arca_repo *r, const arca_id *pid, arca_blob_entry *entries, size_t n)
+{
+	if (r->npending == r->cap_pending) {
+		size_t nc = r->cap_pending ? r->cap_pending * 2 : 16;
+		arca_idx_pack *np = realloc(r->pending, nc * sizeof(*np));
+		if (!np) {
+			free(entries);
+			return arca_error_set(ARCA_NOMEM, "out of memory");
+		}
+		r->pending = np;
+		r->cap_pending = nc;
+	}
+	r->pending[r->npending].pack_id = *pid;
+	r->pending[r->npending].entries = entries;
+	r->pending[r->npending].n = n;
+	r->npending++;
+	return 0;
+}
+
 /* Move pending packs into an index file.  Serialised by commit_mu. */
 static int commit_pending(arca_repo *r)
 {
@@ -149,19 +170,8 @@ static int commit_pending(arca_repo *r)
 	if (rc) {
 		/* put them back so a later commit retries */
 		pthread_mutex_lock(&r->mu);
-		for (i = 0; i < n; i++) {
-			if (r->npending == r->cap_pending) {
-				size_t nc = r->cap_pending ? r->cap_pending * 2 : 16;
-				arca_idx_pack *np = realloc(r->pending, nc * sizeof(*np));
-				if (!np) {
-					free(packs[i].entries);
-					continue;
-				}
-				r->pending = np;
-				r->cap_pending = nc;
-			}
-			r->pending[r->npending++] = packs[i];
-		}
+		for (i = 0; i < n; i++)
+			pending_push_locked(r, &packs[i].pack_id, packs[i].entries, packs[i].n);
 		pthread_mutex_unlock(&r->mu);
 		free(packs);
 	} else {
@@ -218,22 +228,11 @@ static int finish_pack(arca_repo_writer *w, int t)
 	}
 	memcpy(copy, e, n * sizeof(*copy));
 	pthread_mutex_lock(&r->mu);
-	if (r->npending == r->cap_pending) {
-		size_t nc = r->cap_pending ? r->cap_pending * 2 : 16;
-		arca_idx_pack *np = realloc(r->pending, nc * sizeof(*np));
-		if (!np) {
-			pthread_mutex_unlock(&r->mu);
-			free(copy);
-			arca_pack_writer_reset(w->pw[t]);
-			return arca_error_set(ARCA_NOMEM, "out of memory");
-		}
-		r->pending = np;
-		r->cap_pending = nc;
+	if ((rc = pending_push_locked(r, &pid, copy, n))) {
+		pthread_mutex_unlock(&r->mu);
+		arca_pack_writer_reset(w->pw[t]);
+		return rc;
 	}
-	r->pending[r->npending].pack_id = pid;
-	r->pending[r->npending].entries = copy;
-	r->pending[r->npending].n = n;
-	r->npending++;
 	r->stats.packs_written++;
 	r->stats.stored_bytes_new += packlen;
 	commit = r->npending >= COMMIT_EVERY_PACKS;
@@ -681,22 +680,10 @@ int arca_repo_adopt_orphans(arca_repo *r, unsigned *adopted)
 			continue;
 		}
 		pthread_mutex_lock(&r->mu);
-		if (r->npending == r->cap_pending) {
-			size_t nc = r->cap_pending ? r->cap_pending * 2 : 16;
-			arca_idx_pack *np = realloc(r->pending, nc * sizeof(*np));
-			if (!np) {
-				pthread_mutex_unlock(&r->mu);
-				free(e);
-				rc = arca_error_set(ARCA_NOMEM, "out of memory");
-				goto out;
-			}
-			r->pending = np;
-			r->cap_pending = nc;
+		if ((rc = pending_push_locked(r, &pid, e, n))) {
+			pthread_mutex_unlock(&r->mu);
+			goto out;
 		}
-		r->pending[r->npending].pack_id = pid;
-		r->pending[r->npending].entries = e;
-		r->pending[r->npending].n = n;
-		r->npending++;
 		for (j = 0; j < n; j++)
 			arca_idset_insert(&r->claims, &e[j].id, NULL);
 		pthread_mutex_unlock(&r->mu);
