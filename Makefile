@@ -18,16 +18,16 @@ SANFLAGS =
 OPT      = -O2
 endif
 
-PKGS     = libzstd libsodium openssl lmdb
+PKGS     = libzstd libsodium openssl lmdb libcurl libpq expat jansson
 CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -pthread $(SANFLAGS)
-LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lsodium -lssl -lcrypto -llmdb) -lpthread
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lsodium -lssl -lcrypto -llmdb -lcurl -lpq -lexpat -ljansson) -lpthread
 LDFLAGS += $(SANFLAGS) -pthread
 
 LIB_SRC  = $(sort $(wildcard src/util/*.c src/hash/*.c src/chunker/*.c src/compress/*.c \
-             src/crypto/*.c src/pack/*.c src/index/*.c src/backend/*.c src/repo/*.c \
-             src/snapshot/*.c))
+             src/crypto/*.c src/pack/*.c src/http/*.c src/pgsql/*.c src/index/*.c \
+             src/backend/*.c src/repo/*.c src/snapshot/*.c src/pg/*.c src/replica/*.c))
 CLI_SRC  = $(sort $(wildcard src/cli/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)

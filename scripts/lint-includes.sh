@@ -4,9 +4,10 @@
 # headers only from their home module.
 set -u
 cd "$(dirname "$0")/.."
-declare -A rank=([util]=0 [hash]=1 [chunker]=1 [compress]=1 [crypto]=1 [pack]=2 [index]=3
-                 [backend]=3 [repo]=4 [snapshot]=5 [cli]=6)
-declare -A home=([zstd.h]=compress [sodium.h]=crypto [lmdb.h]=index [openssl/]="crypto hash")
+declare -A rank=([util]=0 [hash]=1 [chunker]=1 [compress]=1 [crypto]=1 [pack]=2 [http]=2
+                 [pgsql]=2 [index]=3 [backend]=3 [repo]=4 [snapshot]=5 [pg]=6 [replica]=6 [cli]=7)
+declare -A home=([zstd.h]=compress [sodium.h]=crypto [lmdb.h]=index [openssl/]="crypto hash"
+                 [curl/]=http [expat.h]=http [jansson.h]=http [libpq-fe.h]=pgsql)
 bad=0
 for f in src/*/*.c src/*/*.h; do
 	mod=$(echo "$f" | cut -d/ -f2)
