@@ -19,7 +19,7 @@ OPT      = -O2
 endif
 
 PKGS     = libzstd libsodium openssl lmdb libcurl libpq expat jansson
-CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
+CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(shell pkg-config --cflags-only-I libpq 2>/dev/null || echo -I/usr/include/postgresql)
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -pthread $(SANFLAGS)
 LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lsodium -lssl -lcrypto -llmdb -lcurl -lpq -lexpat -ljansson) -lpthread

@@ -164,12 +164,33 @@ typedef struct arca_progress {
 } arca_progress;
 typedef void (*arca_progress_fn)(const arca_progress *p, void *payload);
 
+/*
+ * One stream of a multi-stream backup (arca_backup_opts.streams): a file
+ * named name at the root of the snapshot, read until EOF from the fd that
+ * open() returns.  Streams are opened one after the other, each only once
+ * the previous one is finished, so open() may start a process (a dump).
+ * close() is always called after a successful open(), with ok false when
+ * reading failed; it closes fd and returns 0, or a negative status (the
+ * producer failed: a dump that exited non-zero), which ends the backup
+ * without a snapshot.
+ */
+typedef struct arca_backup_stream {
+	const char *name;
+	int (*open)(void *payload, int *fd);
+	int (*close)(void *payload, int fd, bool ok);
+	void *payload;
+} arca_backup_stream;
+
 typedef struct arca_backup_opts {
 	unsigned version; /* 1 */
 	const char *const *paths;
 	size_t npaths;
 	int stdin_fd;           /* >= 0: back up this stream instead of paths */
 	const char *stdin_name; /* file name of the stream in the snapshot */
+	/* nstreams > 0: back up these streams (instead of paths or stdin_fd)
+	 * as files at the root of one snapshot, whose paths are "/<name>". */
+	const arca_backup_stream *streams;
+	size_t nstreams;
 	const char *const *excludes;
 	size_t nexcludes;
 	const char *const *tags;
@@ -190,7 +211,9 @@ typedef struct arca_backup_opts {
 	arca_warn_fn warn; /* unreadable files */
 	void *warn_payload;
 	/* Called after all data is durable and before the snapshot is
-	 * written; a non-zero return aborts without a snapshot. */
+	 * written; a non-zero return aborts without a snapshot.  It may
+	 * still change meta and source (through its own pointer to these
+	 * options): they are read after it returns. */
 	int (*before_commit)(void *payload);
 	void *commit_payload;
 } arca_backup_opts;

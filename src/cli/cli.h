@@ -70,6 +70,13 @@ void cli_audit(cli *c, arca_repo *r, const char *op, double t0, int exit_code, c
 /* "ok", "partial", "damage" or "failed" for an exit code. */
 const char *cli_audit_result(int exit_code);
 
+/* Whether t is a known snapshot type (manual, daily, pre_restore...). */
+bool cli_snapshot_type_ok(const char *t);
+/* Print a backup's summary (text, or JSON with --json); extra (may be
+ * NULL) adds fields to the JSON object. */
+void cli_backup_summary(cli *c, const arca_backup_result *res, void (*extra)(arca_json *j, void *payload),
+			void *payload);
+
 int cmd_init(cli *c, int argc, char **argv);
 int cmd_key(cli *c, int argc, char **argv);
 int cmd_backup(cli *c, int argc, char **argv);
@@ -89,6 +96,7 @@ int cmd_repair(cli *c, int argc, char **argv);
 int cmd_unlock(cli *c, int argc, char **argv);
 int cmd_forget(cli *c, int argc, char **argv);
 int cmd_log(cli *c, int argc, char **argv);
+int cmd_pg(cli *c, int argc, char **argv);
 /* "--since" argument: a time, or a duration before now ("30d", "30d-ago").
  * ARCA_INVAL with a message otherwise. */
 int cli_parse_since(const char *s, int64_t *out);

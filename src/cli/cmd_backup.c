@@ -16,6 +16,63 @@ static const char *const snapshot_types[] = {
 	"manual", "automatic", "scheduled", "daily", "pre_disconnect", "pre_migration", "pre_restore", NULL,
 };
 
+bool cli_snapshot_type_ok(const char *t)
+{
+	size_t i;
+	for (i = 0; snapshot_types[i]; i++)
+		if (!strcmp(snapshot_types[i], t))
+			return true;
+	return false;
+}
+
+void cli_backup_summary(cli *c, const arca_backup_result *res, void (*extra)(arca_json *j, void *payload),
+			void *payload)
+{
+	char hex[65];
+	arca_id_hex(hex, &res->snapshot_id);
+	if (c->json) {
+		arca_buf b = ARCA_BUF_INIT;
+		arca_json j;
+		arca_json_init(&j, &b);
+		arca_json_obj_begin(&j);
+		arca_json_kstr(&j, "message_type", "summary");
+		arca_json_kstr(&j, "snapshot_id", hex);
+		if (res->has_parent) {
+			char ph[65];
+			arca_id_hex(ph, &res->parent);
+			arca_json_kstr(&j, "parent", ph);
+		}
+		arca_json_kuint(&j, "files_new", res->stats.files_new);
+		arca_json_kuint(&j, "files_changed", res->stats.files_changed);
+		arca_json_kuint(&j, "files_unmodified", res->stats.files_unmodified);
+		arca_json_kuint(&j, "dirs", res->stats.dirs);
+		arca_json_kuint(&j, "total_bytes", res->stats.bytes_total);
+		arca_json_kuint(&j, "bytes_read", res->stats.bytes_read);
+		arca_json_kuint(&j, "blobs_added", res->stats.blobs_new);
+		arca_json_kuint(&j, "data_added", res->stats.bytes_added_raw);
+		arca_json_kuint(&j, "data_added_packed", res->stats.bytes_added);
+		arca_json_kdouble(&j, "duration_seconds", (double)res->stats.duration_ms / 1000.0);
+		arca_json_kuint(&j, "errors", res->stats.errors);
+		if (extra)
+			extra(&j, payload);
+		arca_json_obj_end(&j);
+		cli_json_print(&b);
+		arca_buf_free(&b);
+	} else if (c->verbose >= 0) {
+		char tot[32], rd[32], add[32], packed[32];
+		cli_fmt_bytes(tot, sizeof(tot), res->stats.bytes_total);
+		cli_fmt_bytes(rd, sizeof(rd), res->stats.bytes_read);
+		cli_fmt_bytes(add, sizeof(add), res->stats.bytes_added_raw);
+		cli_fmt_bytes(packed, sizeof(packed), res->stats.bytes_added);
+		printf("files: %llu new, %llu changed, %llu unmodified; %llu dirs\n",
+		       (unsigned long long)res->stats.files_new, (unsigned long long)res->stats.files_changed,
+		       (unsigned long long)res->stats.files_unmodified, (unsigned long long)res->stats.dirs);
+		printf("processed %s, read %s, added %s (%s stored) in %.2f s\n", tot, rd, add, packed,
+		       (double)res->stats.duration_ms / 1000.0);
+		printf("snapshot %.8s saved\n", hex);
+	}
+}
+
 typedef struct strv {
 	const char **v;
 	size_t n, cap;
@@ -90,7 +147,6 @@ int cmd_backup(cli *c, int argc, char **argv)
 	arca_snapshot_list l = { 0 };
 	arca_id parent_id;
 	int o, rc, code = EXIT_OK, pipefd[2] = { -1, -1 };
-	char hex[65];
 	double t0 = arca_monotonic();
 
 	memset(&res, 0, sizeof(res));
@@ -111,9 +167,7 @@ int cmd_backup(cli *c, int argc, char **argv)
 		}
 		case 'H': bo.host = optarg; break;
 		case 'T':
-			for (i = 0; snapshot_types[i] && strcmp(snapshot_types[i], optarg); i++)
-				;
-			if (!snapshot_types[i])
+			if (!cli_snapshot_type_ok(optarg))
 				return cli_usage("unknown --type '%s' (manual, automatic, scheduled, daily, "
 						 "pre_disconnect, pre_migration, pre_restore)", optarg);
 			bo.type = optarg;
@@ -218,46 +272,7 @@ int cmd_backup(cli *c, int argc, char **argv)
 	cli_progress_done(c);
 	if (rc)
 		goto fail;
-	arca_id_hex(hex, &res.snapshot_id);
-	if (c->json) {
-		arca_buf b = ARCA_BUF_INIT;
-		arca_json j;
-		arca_json_init(&j, &b);
-		arca_json_obj_begin(&j);
-		arca_json_kstr(&j, "message_type", "summary");
-		arca_json_kstr(&j, "snapshot_id", hex);
-		if (res.has_parent) {
-			char ph[65];
-			arca_id_hex(ph, &res.parent);
-			arca_json_kstr(&j, "parent", ph);
-		}
-		arca_json_kuint(&j, "files_new", res.stats.files_new);
-		arca_json_kuint(&j, "files_changed", res.stats.files_changed);
-		arca_json_kuint(&j, "files_unmodified", res.stats.files_unmodified);
-		arca_json_kuint(&j, "dirs", res.stats.dirs);
-		arca_json_kuint(&j, "total_bytes", res.stats.bytes_total);
-		arca_json_kuint(&j, "bytes_read", res.stats.bytes_read);
-		arca_json_kuint(&j, "blobs_added", res.stats.blobs_new);
-		arca_json_kuint(&j, "data_added", res.stats.bytes_added_raw);
-		arca_json_kuint(&j, "data_added_packed", res.stats.bytes_added);
-		arca_json_kdouble(&j, "duration_seconds", (double)res.stats.duration_ms / 1000.0);
-		arca_json_kuint(&j, "errors", res.stats.errors);
-		arca_json_obj_end(&j);
-		cli_json_print(&b);
-		arca_buf_free(&b);
-	} else if (c->verbose >= 0) {
-		char tot[32], rd[32], add[32], packed[32];
-		cli_fmt_bytes(tot, sizeof(tot), res.stats.bytes_total);
-		cli_fmt_bytes(rd, sizeof(rd), res.stats.bytes_read);
-		cli_fmt_bytes(add, sizeof(add), res.stats.bytes_added_raw);
-		cli_fmt_bytes(packed, sizeof(packed), res.stats.bytes_added);
-		printf("files: %llu new, %llu changed, %llu unmodified; %llu dirs\n",
-		       (unsigned long long)res.stats.files_new, (unsigned long long)res.stats.files_changed,
-		       (unsigned long long)res.stats.files_unmodified, (unsigned long long)res.stats.dirs);
-		printf("processed %s, read %s, added %s (%s stored) in %.2f s\n", tot, rd, add, packed,
-		       (double)res.stats.duration_ms / 1000.0);
-		printf("snapshot %.8s saved\n", hex);
-	}
+	cli_backup_summary(c, &res, NULL, NULL);
 	if (res.stats.errors) {
 		fprintf(stderr, "warning: %llu source(s) could not be read; the snapshot lacks them\n",
 			(unsigned long long)res.stats.errors);

@@ -35,6 +35,7 @@ static const char *usage_text =
 	"  repair      rebuild the index from packs (repair index)\n"
 	"  unlock      remove stale locks\n"
 	"  log         the audit history of operations (--since 30d, --op backup)\n"
+	"  pg          PostgreSQL: pg backup | restore | verify | drill (see 'arca pg help')\n"
 	"  version     print the version\n"
 	"\n"
 	"REPO is a path (or ARCA_REPO). Password: ARCA_PASSWORD, ARCA_PASSWORD_FILE or --password-file.\n"
@@ -320,6 +321,7 @@ static const struct {
 	{ "stats", cmd_stats }, { "check", cmd_check }, { "prune", cmd_prune }, { "repair", cmd_repair },
 	{ "unlock", cmd_unlock },
 	{ "forget", cmd_forget }, { "log", cmd_log },
+	{ "pg", cmd_pg },
 };
 
 /*

@@ -837,16 +837,16 @@ static int find_parent(archiver *a, char **paths, size_t n, const char *host, ar
 	return 0;
 }
 
-static int archive_stdin(archiver *a, const char *name, arca_id *out)
+/* One stream read from fd until EOF, as the file name in t. */
+static int archive_stream(archiver *a, int fd, const char *name, arca_tree *t)
 {
-	arca_tree t = { 0 };
 	arca_node n;
 	struct stat st;
 	int64_t now = arca_time_now_ns();
 	uint64_t size;
 	int rc;
 	if (!arca_name_is_safe(name, strlen(name)))
-		return arca_error_set(ARCA_INVAL, "--stdin-name '%s' must be a plain file name", name);
+		return arca_error_set(ARCA_INVAL, "stream name '%s' must be a plain file name", name);
 	memset(&st, 0, sizeof(st));
 	st.st_mode = S_IFREG | 0600;
 	st.st_uid = getuid();
@@ -857,17 +857,48 @@ static int archive_stdin(archiver *a, const char *name, arca_id *out)
 	if ((rc = fill_node(a, &n, name, &st)))
 		goto out;
 	n.kind = ARCA_NODE_FILE;
-	if ((rc = chunk_fd(a, a->o->stdin_fd, name, UINT64_MAX, &size)))
+	if ((rc = chunk_fd(a, fd, name, UINT64_MAX, &size)))
 		goto out;
 	n.size = size;
 	a->st.files_new++;
 	a->st.bytes_total += size;
 	a->prog.files++;
-	if ((rc = set_chunks(a, &n, a->chunks, a->nchunks)) || (rc = arca_tree_add(&t, &n)))
+	if ((rc = set_chunks(a, &n, a->chunks, a->nchunks)))
 		goto out;
-	rc = save_tree(a, &t, out);
+	rc = arca_tree_add(t, &n);
 out:
 	arca_node_clear(&n);
+	return rc;
+}
+
+static int archive_stdin(archiver *a, const char *name, arca_id *out)
+{
+	arca_tree t = { 0 };
+	int rc = archive_stream(a, a->o->stdin_fd, name, &t);
+	if (!rc)
+		rc = save_tree(a, &t, out);
+	arca_tree_clear(&t);
+	return rc;
+}
+
+/* Every stream of o->streams, one after the other, into one root tree. */
+static int archive_streams(archiver *a, arca_id *out)
+{
+	arca_tree t = { 0 };
+	size_t i;
+	int rc = 0;
+	for (i = 0; i < a->o->nstreams && !rc; i++) {
+		const arca_backup_stream *s = &a->o->streams[i];
+		int fd = -1, crc;
+		if ((rc = s->open(s->payload, &fd)))
+			break;
+		rc = archive_stream(a, fd, s->name, &t);
+		crc = s->close(s->payload, fd, rc == 0);
+		if (!rc)
+			rc = crc;
+	}
+	if (!rc)
+		rc = save_tree(a, &t, out);
 	arca_tree_clear(&t);
 	return rc;
 }
@@ -947,7 +978,23 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
 
-	if (o->stdin_fd < 0) {
+	if (o->nstreams) {
+		paths = calloc(o->nstreams, sizeof(char *));
+		if (!paths) {
+			rc = arca_error_set(ARCA_NOMEM, "out of memory");
+			goto out;
+		}
+		for (i = 0; i < o->nstreams; i++) {
+			size_t l = strlen(o->streams[i].name) + 2;
+			if (!(paths[i] = malloc(l))) {
+				rc = arca_error_set(ARCA_NOMEM, "out of memory");
+				goto out;
+			}
+			snprintf(paths[i], l, "/%s", o->streams[i].name);
+			npaths = i + 1;
+		}
+		qsort(paths, npaths, sizeof(char *), cmp_cstr);
+	} else if (o->stdin_fd < 0) {
 		if (!o->npaths) {
 			rc = arca_error_set(ARCA_INVAL, "nothing to back up: give paths or --stdin");
 			goto out;
@@ -1017,7 +1064,7 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 			rc = arca_error_set(ARCA_NOTFOUND, "parent snapshot not found");
 			goto out;
 		}
-	} else if (!o->no_parent && o->stdin_fd < 0) {
+	} else if (!o->no_parent && o->stdin_fd < 0 && !o->nstreams) {
 		find_parent(&a, paths, npaths, host, &list, &parent);
 	}
 
@@ -1054,7 +1101,9 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 		ptree = NULL;
 		arca_error_clear();
 	}
-	if (o->stdin_fd >= 0)
+	if (o->nstreams)
+		rc = archive_streams(&a, &root);
+	else if (o->stdin_fd >= 0)
 		rc = archive_stdin(&a, o->stdin_name, &root);
 	else if (npaths == 1 && !strcmp(paths[0], "/"))
 		rc = archive_dir(&a, AT_FDCWD, "/", "/", ptree, &root) == 1 ? arca_error_set(ARCA_ERROR, "cannot read /") : 0;
