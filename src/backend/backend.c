@@ -19,6 +19,7 @@
 #include "arca/error.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -43,6 +44,19 @@ static int open_mem(arca_backend **out, const char *rest)
 	return arca_backend_mem_new(out);
 }
 
+static int open_pg(arca_backend **out, const char *rest)
+{
+	size_t l = strlen(rest) + 16;
+	char *url = malloc(l);
+	int rc;
+	if (!url)
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	snprintf(url, l, "postgresql://%s", rest);
+	rc = arca_backend_pg_new(out, url);
+	free(url);
+	return rc;
+}
+
 /* URL schemes ("scheme://rest") this build has a driver for.  Any other
  * scheme (s3, gs, postgres, ...) is refused by name rather than taken for
  * a directory called "s3:". */
@@ -51,6 +65,8 @@ static const struct scheme {
 	int (*open)(arca_backend **out, const char *rest);
 } schemes[] = {
 	{ "file", open_local },
+	{ "postgres", open_pg },
+	{ "postgresql", open_pg },
 };
 
 static int url_scheme(const char *url, size_t *len)

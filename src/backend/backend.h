@@ -21,6 +21,8 @@ void arca_backend_free(arca_backend *be);
 /* Drivers. */
 int arca_backend_local_new(arca_backend **out, const char *path);
 int arca_backend_mem_new(arca_backend **out);
+/* url: postgres://user:pass@host:port/db?schema=NAME (backend_pg.c). */
+int arca_backend_pg_new(arca_backend **out, const char *url);
 
 int arca_be_get(arca_backend *be, const char *key, arca_buf *out);
 int arca_be_get_range(arca_backend *be, const char *key, uint64_t off, uint64_t len, arca_buf *out);
