@@ -28,8 +28,8 @@ say() { printf '[pg-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 runpg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc; }
-ratio() { echo "scale=2; $1 / $2" | bc; }
+secs() { printf "%.2f" "$(echo "$2 - $1" | bc)"; }
+ratio() { printf "%.2f" "$(echo "scale=4; $1 / $2" | bc)"; }
 dirbytes() { du -sb "$1" | cut -f1; }
 
 [ -x "$ARCA" ] || die "no arca binary at $ARCA (run make)"
@@ -98,7 +98,7 @@ load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (shared machine: timin
 |-------------------------------------|-----------------|---------------------------|----------------|
 | backup time, night 1                | ${T_ARCA} s | pg_dump >/dev/null ${T_DUMP} s | $(ratio "$T_ARCA" "$T_DUMP") |
 | backup time, night 1 vs restic      | ${T_ARCA} s | pg_dump \| restic ${T_RESTIC} s | $(ratio "$T_ARCA" "$T_RESTIC") |
-| repository after night 1            | $((A_REPO1 / 1048576)) MiB | restic $((R_REPO1 / 1048576)) MiB | $(ratio "$A_REPO1" "$R_REPO1") |
+| repository after night 1            | $((A_REPO1 / 1024)) KiB | restic $((R_REPO1 / 1024)) KiB | $(ratio "$A_REPO1" "$R_REPO1") |
 | night 2 time                        | ${T_ARCA2} s | restic ${T_RESTIC2} s | $(ratio "$T_ARCA2" "$T_RESTIC2") |
 | night 2 bytes added ($NIGHT_TX tx)  | $((A_ADD / 1024)) KiB | restic $((R_ADD / 1024)) KiB | $(ratio "$A_ADD" "$((R_ADD > 0 ? R_ADD : 1))") |
 | restore time (incl. verification)   | ${T_AREST} s | psql -1 < dump.sql ${T_PREST} s | $(ratio "$T_AREST" "$T_PREST") |
