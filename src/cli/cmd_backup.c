@@ -300,7 +300,9 @@ out:
 	 * it lacks, this backup's audit entry included) */
 	for (i = 0; i < replicas.n && (code == EXIT_OK || code == EXIT_PARTIAL); i++) {
 		arca_replicate_opts ro;
+		char hex[65];
 		memset(&ro, 0, sizeof(ro));
+		arca_id_hex(hex, &res.snapshot_id);
 		if ((rc = cli_replicate_to(c, r, replicas.v[i], &ro))) {
 			arca_error_prefix(rc, "snapshot %.8s is saved, but replicating it to %s failed", hex,
 					  replicas.v[i]);
