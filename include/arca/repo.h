@@ -154,6 +154,10 @@ void arca_repo_reader_free(arca_repo_reader *rd);
  * ARCA_NOTFOUND if unknown; ARCA_CORRUPT if damaged (message names the
  * pack and blob). */
 int arca_repo_blob_load(arca_repo_reader *rd, const arca_id *id, arca_buf *out);
+/* Tell rd which blobs will be loaded next, in order (borrowed until the
+ * next call; NULL to forget): from a remote backend, blobs that follow one
+ * another in a pack are then fetched with one ranged read. */
+void arca_repo_reader_hint(arca_repo_reader *rd, const arca_id *next, size_t n);
 int arca_repo_blob_lookup(arca_repo *r, const arca_id *id, arca_index_loc *loc);
 
 /* ---- small objects (snapshots) ---- */

@@ -43,10 +43,25 @@ static int pack_sink(const void *p, size_t n, void *payload)
 	return arca_be_stream_write(w->stream[ws->t], p, n);
 }
 
+/*
+ * A reader keeps the last ranged read of a pack (the window).  With a hint
+ * of the blobs that come next (restore passes a file's chunk list), a read
+ * from a remote backend extends over the following blobs that lie back to
+ * back in the same pack, so a file whose chunks were packed together comes
+ * in one request per 4 MiB instead of one per chunk; only needed blobs are
+ * ever fetched.
+ */
+#define WINDOW_MAX (4u << 20)
+
 struct arca_repo_reader {
 	arca_repo *r;
 	arca_zctx *z;
 	arca_buf stored;
+	arca_buf window; /* bytes [win_off, win_off + window.len) of pack win_pack */
+	arca_id win_pack;
+	uint64_t win_off;
+	const arca_id *hint; /* blobs expected next, in order (borrowed) */
+	size_t nhint, hint_pos;
 };
 
 void arca_repo_pack_key(char *out, const arca_id *pack)
@@ -336,6 +351,7 @@ void arca_repo_reader_free(arca_repo_reader *rd)
 		return;
 	arca_zctx_free(rd->z);
 	arca_buf_free(&rd->stored);
+	arca_buf_free(&rd->window);
 	free(rd);
 }
 
@@ -344,11 +360,75 @@ int arca_repo_blob_lookup(arca_repo *r, const arca_id *id, arca_index_loc *loc)
 	return arca_index_lookup(r->ix, id, loc);
 }
 
+void arca_repo_reader_hint(arca_repo_reader *rd, const arca_id *next, size_t n)
+{
+	rd->hint = next;
+	rd->nhint = next ? n : 0;
+	rd->hint_pos = 0;
+}
+
+/* Where the stored bytes of blob id (at loc) are: in the window, or read
+ * now (extending the read over hinted blobs that follow it in the pack
+ * when the backend is remote). */
+static int read_stored(arca_repo_reader *rd, const arca_id *id, const arca_index_loc *loc, const uint8_t **p,
+		       size_t *len)
+{
+	arca_repo *r = rd->r;
+	uint64_t end = loc->offset + loc->stored_len;
+	char key[80];
+	size_t i;
+	int rc;
+	if (rd->window.len && arca_id_eq(&rd->win_pack, &loc->pack) && loc->offset >= rd->win_off &&
+	    end <= rd->win_off + rd->window.len) {
+		*p = rd->window.data + (loc->offset - rd->win_off);
+		*len = loc->stored_len;
+		return 0;
+	}
+	arca_repo_pack_key(key, &loc->pack);
+	if (r->be->caps & ARCA_BACKEND_CAP_LOCAL) { /* a pread: nothing to gain */
+		arca_buf_clear(&rd->stored);
+		if ((rc = arca_be_get_range(r->be, key, loc->offset, loc->stored_len, &rd->stored)))
+			return rc;
+		*p = rd->stored.data;
+		*len = rd->stored.len;
+		return 0;
+	}
+	/* find id in the hint list (it is usually the next one), then take the
+	 * blobs that follow it back to back in the same pack */
+	for (i = rd->hint_pos; i < rd->nhint && !arca_id_eq(&rd->hint[i], id); i++)
+		;
+	if (i < rd->nhint) {
+		for (rd->hint_pos = ++i; i < rd->nhint; i++) {
+			arca_index_loc next;
+			if (arca_index_lookup(r->ix, &rd->hint[i], &next)) {
+				arca_error_clear();
+				break;
+			}
+			if (!arca_id_eq(&next.pack, &loc->pack) || next.offset != end ||
+			    end + next.stored_len - loc->offset > WINDOW_MAX)
+				break;
+			end += next.stored_len;
+		}
+	}
+	arca_buf_clear(&rd->window);
+	if ((rc = arca_be_get_range(r->be, key, loc->offset, end - loc->offset, &rd->window))) {
+		rd->window.len = 0;
+		return rc;
+	}
+	rd->win_pack = loc->pack;
+	rd->win_off = loc->offset;
+	*p = rd->window.data;
+	*len = loc->stored_len;
+	return 0;
+}
+
 int arca_repo_blob_load(arca_repo_reader *rd, const arca_id *id, arca_buf *out)
 {
 	arca_repo *r = rd->r;
 	arca_index_loc loc;
-	char key[80], hex[65], phex[65];
+	const uint8_t *stored;
+	size_t stored_len;
+	char hex[65], phex[65];
 	size_t start = out->len;
 	arca_id got;
 	int rc;
@@ -358,12 +438,9 @@ int arca_repo_blob_load(arca_repo_reader *rd, const arca_id *id, arca_buf *out)
 			return arca_error_set(ARCA_NOTFOUND, "blob %s is not in the index", hex);
 		return rc;
 	}
-	arca_repo_pack_key(key, &loc.pack);
-	arca_buf_clear(&rd->stored);
-	if ((rc = arca_be_get_range(r->be, key, loc.offset, loc.stored_len, &rd->stored)))
+	if ((rc = read_stored(rd, id, &loc, &stored, &stored_len)))
 		return rc;
-	if ((rc = arca_blob_open(&r->codec, rd->z, out, id, loc.flags, rd->stored.data, rd->stored.len,
-				 loc.raw_len))) {
+	if ((rc = arca_blob_open(&r->codec, rd->z, out, id, loc.flags, stored, stored_len, loc.raw_len))) {
 		arca_id_hex(phex, &loc.pack);
 		return arca_error_prefix(rc, "pack %s", phex);
 	}

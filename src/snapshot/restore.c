@@ -309,6 +309,7 @@ static void restore_file(restorer *s, arca_repo_reader *rd, rjob *j, arca_buf *b
 			rwarn(s, "cannot create %s: %s", j->relpath, strerror(errno));
 		return;
 	}
+	arca_repo_reader_hint(rd, n->chunks, n->nchunks);
 	for (i = 0; i < n->nchunks; i++) {
 		arca_buf_clear(buf);
 		if ((rc = arca_repo_blob_load(rd, &n->chunks[i], buf))) {
@@ -345,6 +346,7 @@ static void restore_file(restorer *s, arca_repo_reader *rd, rjob *j, arca_buf *b
 	__atomic_add_fetch(&s->res.files, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&s->res.bytes, (uint64_t)off, __ATOMIC_RELAXED);
 out:
+	arca_repo_reader_hint(rd, NULL, 0);
 	close(fd);
 }
 
@@ -742,6 +744,10 @@ int arca_restore(arca_repo *r, const arca_snapshot *snap, const arca_restore_opt
 		goto out;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	s.nworkers = o->threads ? o->threads : (unsigned)(ncpu > 0 ? ncpu : 2);
+	/* from a remote backend the workers mostly wait on the network: more
+	 * of them keep more requests in flight */
+	if (!o->threads && !(arca_repo_backend(r)->caps & ARCA_BACKEND_CAP_LOCAL) && s.nworkers < 8)
+		s.nworkers = 8;
 	if (s.nworkers > 64)
 		s.nworkers = 64;
 	s.q.cap = 256;

@@ -11,6 +11,7 @@
  * the key format accepts so that the file runs in about a second.
  */
 #include "arca/repo.h"
+#include "backend/backend.h"
 #include "util/enc.h"
 #include "util/timefmt.h"
 
@@ -924,6 +925,78 @@ static void test_cleanup_leftovers(void **state)
 	arca_repo_close(r);
 }
 
+/* From a remote backend (mem: has no CAP_LOCAL), a reader told which blobs
+ * come next fetches blobs stored back to back in one ranged read, serves
+ * the rest from that window, and still returns every blob intact; blobs
+ * not in the hint are fetched alone. */
+static void test_reader_window(void **state)
+{
+	fx *f = *state;
+	enum { N = 12 };
+	static uint8_t data[N][30000];
+	arca_repo *r = init_at(f, "mem:", ARCA_CIPHER_XCHACHA20_POLY1305, "pw1");
+	arca_repo_writer *w = NULL;
+	arca_repo_reader *rd = NULL;
+	arca_be_stats before, after;
+	arca_buf out = ARCA_BUF_INIT;
+	arca_id ids[N];
+	bool added;
+	size_t i;
+	assert_int_equal(arca_repo_writer_new(&w, r), 0);
+	for (i = 0; i < N; i++) {
+		fill(data[i], sizeof(data[i]), 100 + i, (int)(i & 1));
+		assert_int_equal(arca_repo_blob_save(w, ARCA_BLOB_DATA, data[i], sizeof(data[i]), &ids[i], &added), 0);
+	}
+	assert_int_equal(arca_repo_writer_flush(w), 0);
+	assert_int_equal(arca_repo_commit_index(r), 0);
+	arca_repo_writer_free(w);
+	assert_int_equal(arca_repo_reader_new(&rd, r), 0);
+
+	arca_be_stats_get(arca_repo_backend(r), &before);
+	arca_repo_reader_hint(rd, ids, N);
+	for (i = 0; i < N; i++) {
+		arca_buf_clear(&out);
+		assert_int_equal(arca_repo_blob_load(rd, &ids[i], &out), 0);
+		assert_int_equal(out.len, sizeof(data[i]));
+		assert_memory_equal(out.data, data[i], sizeof(data[i]));
+	}
+	arca_be_stats_get(arca_repo_backend(r), &after);
+	assert_int_equal(after.requests - before.requests, 1);
+
+	/* without a hint: one read per blob; a hint that skips blobs still
+	 * reads only what is asked for */
+	arca_repo_reader_free(rd); /* a fresh reader: no window yet */
+	assert_int_equal(arca_repo_reader_new(&rd, r), 0);
+	arca_be_stats_get(arca_repo_backend(r), &before);
+	for (i = 0; i < N; i += 2) {
+		arca_buf_clear(&out);
+		assert_int_equal(arca_repo_blob_load(rd, &ids[N - 1 - i], &out), 0);
+		assert_memory_equal(out.data, data[N - 1 - i], sizeof(data[0]));
+	}
+	arca_be_stats_get(arca_repo_backend(r), &after);
+	assert_int_equal(after.requests - before.requests, N / 2);
+	{
+		arca_id odd[N / 2];
+		for (i = 0; i < N / 2; i++)
+			odd[i] = ids[2 * i + 1];
+		arca_repo_reader_free(rd);
+		assert_int_equal(arca_repo_reader_new(&rd, r), 0);
+		arca_repo_reader_hint(rd, odd, N / 2);
+		arca_be_stats_get(arca_repo_backend(r), &before);
+		for (i = 0; i < N / 2; i++) {
+			arca_buf_clear(&out);
+			assert_int_equal(arca_repo_blob_load(rd, &odd[i], &out), 0);
+			assert_memory_equal(out.data, data[2 * i + 1], sizeof(data[0]));
+		}
+		arca_be_stats_get(arca_repo_backend(r), &after);
+		assert_int_equal(after.requests - before.requests, N / 2);
+		assert_int_equal(after.bytes_in - before.bytes_in < (N / 2) * (sizeof(data[0]) + 200), 1);
+	}
+	arca_buf_free(&out);
+	arca_repo_reader_free(rd);
+	arca_repo_close(r);
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -946,6 +1019,7 @@ int main(void)
 		T(test_lock_stale),
 		T(test_config_replaced),
 		T(test_cleanup_leftovers),
+		T(test_reader_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
