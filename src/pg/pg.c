@@ -14,6 +14,7 @@
 #include "util/timefmt.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,9 +137,15 @@ typedef struct dump_job {
 	pgb *b;
 	char *db;   /* NULL: the globals */
 	char *file; /* name in the snapshot */
+	char *edb;  /* escaped db name for metadata keys (while counting) */
 	uint64_t size;
 	pg_proc proc;
 	arca_pgsql *snapc; /* holds the exported snapshot until the dump ends */
+	/* row counts: taken on snapc by a thread while pg_dump streams */
+	pthread_t counter;
+	bool counting;
+	int count_rc;
+	char *count_msg;
 } dump_job;
 
 struct pgb {
@@ -150,14 +157,68 @@ struct pgb {
 	arca_pg_backup_result *res;
 };
 
+/* Exact row counts of every table of j->db, in the dump's snapshot, into
+ * the snapshot's source metadata.  Runs on its own thread; b->src is only
+ * read once every stream is closed (set_source). */
+static void *count_rows(void *arg)
+{
+	dump_job *j = arg;
+	pgb *b = j->b;
+	arca_pgsql_table *t = NULL;
+	size_t nt = 0, i;
+	char key[1024];
+	int rc;
+	if ((rc = arca_pgsql_table_counts(j->snapc, &t, &nt)))
+		goto out;
+	for (i = 0; i < nt && !rc; i++) {
+		char *es = esc(t[i].schema), *et = esc(t[i].name);
+		if (!es || !et)
+			rc = arca_error_set(ARCA_NOMEM, "out of memory");
+		else {
+			snprintf(key, sizeof(key), "pg.rows.%s.%s.%s", j->edb, es, et);
+			rc = kv_add(&b->src, key, "%llu", (unsigned long long)t[i].rows);
+			b->res->rows += t[i].rows;
+		}
+		free(es);
+		free(et);
+	}
+	if (!rc) {
+		b->res->tables += nt;
+		snprintf(key, sizeof(key), "pg.db.%s.tables", j->edb);
+		rc = kv_add(&b->src, key, "%zu", nt);
+	}
+out:
+	j->count_rc = rc;
+	if (rc)
+		j->count_msg = strdup(arca_error_message());
+	arca_pgsql_tables_free(t, nt);
+	return NULL;
+}
+
+/* Wait for the row counts; their failure, if any, as this thread's error. */
+static int count_join(dump_job *j)
+{
+	int rc;
+	if (!j->counting)
+		return 0;
+	pthread_join(j->counter, NULL);
+	j->counting = false;
+	rc = j->count_rc;
+	if (rc)
+		arca_error_set(rc, "counting rows: %s", j->count_msg ? j->count_msg : "failed");
+	free(j->count_msg);
+	j->count_msg = NULL;
+	free(j->edb);
+	j->edb = NULL;
+	return rc;
+}
+
 static int dump_open(void *payload, int *fd)
 {
 	dump_job *j = payload;
 	pgb *b = j->b;
-	char *conninfo = NULL, *password = NULL, *snapid = NULL, *edb = NULL, key[1024];
-	arca_pgsql_table *t = NULL;
+	char *conninfo = NULL, *password = NULL, *snapid = NULL, *edb = NULL;
 	arca_pgsql_res *res = NULL;
-	size_t nt = 0, i;
 	int rc;
 
 	*fd = -1;
@@ -173,33 +234,23 @@ static int dump_open(void *payload, int *fd)
 			rc = arca_error_set(ARCA_NOMEM, "out of memory");
 			goto out;
 		}
-		if ((rc = arca_pgsql_table_counts(j->snapc, &t, &nt)))
-			goto out;
-		for (i = 0; i < nt; i++) {
-			char *es = esc(t[i].schema), *et = esc(t[i].name);
-			if (!es || !et) {
-				free(es);
-				free(et);
-				rc = arca_error_set(ARCA_NOMEM, "out of memory");
-				goto out;
-			}
-			snprintf(key, sizeof(key), "pg.rows.%s.%s.%s", edb, es, et);
-			free(es);
-			free(et);
-			if ((rc = kv_add(&b->src, key, "%llu", (unsigned long long)t[i].rows)))
-				goto out;
-			b->res->rows += t[i].rows;
-		}
-		b->res->tables += nt;
-		snprintf(key, sizeof(key), "pg.db.%s.tables", edb);
-		if ((rc = kv_add(&b->src, key, "%zu", nt)))
-			goto out;
 		{
 			char snaparg[256];
 			char *argv[] = { b->pg_dump, (char *)"--no-password", (char *)"--format=plain", snaparg,
 					 (char *)"-d", conninfo, NULL };
 			snprintf(snaparg, sizeof(snaparg), "--snapshot=%s", snapid);
 			rc = pg_proc_start(&j->proc, argv, PG_PROC_READ, password);
+		}
+		/* count while pg_dump runs (same snapshot; PostgreSQL's synchronized
+		 * scans let the two share the reads of a big table) */
+		if (!rc) {
+			j->edb = edb;
+			edb = NULL;
+			if (pthread_create(&j->counter, NULL, count_rows, j)) {
+				pg_proc_finish(&j->proc, true, "pg_dump", NULL);
+				rc = arca_error_set(ARCA_ERROR, "cannot start the row-count thread");
+			} else
+				j->counting = true;
 		}
 	} else {
 		char *argv[] = { b->pg_dumpall, (char *)"--no-password", (char *)"--globals-only", (char *)"-d", conninfo,
@@ -217,7 +268,6 @@ out:
 		memset(password, 0, strlen(password));
 		free(password);
 	}
-	arca_pgsql_tables_free(t, nt);
 	arca_pgsql_res_free(res);
 	free(conninfo);
 	free(snapid);
@@ -236,6 +286,11 @@ static int dump_close(void *payload, int fd, bool ok)
 	else
 		snprintf(what, sizeof(what), "the dump of the globals (roles, tablespaces)");
 	rc = pg_proc_finish(&j->proc, !ok, what, NULL);
+	{
+		int crc = count_join(j); /* always joined, even when the dump failed */
+		if (!rc)
+			rc = crc;
+	}
 	if (j->snapc) {
 		if (!rc)
 			rc = arca_pgsql_cmd(j->snapc, "COMMIT");
@@ -373,6 +428,11 @@ out:
 	for (i = 0; jobs && i < njobs; i++) {
 		if (jobs[i].proc.pid > 0 || jobs[i].proc.fd >= 0 || jobs[i].proc.errfd >= 0)
 			pg_proc_finish(&jobs[i].proc, true, "dump", NULL);
+		if (jobs[i].counting) { /* only if a stream was never closed */
+			pthread_join(jobs[i].counter, NULL);
+			free(jobs[i].count_msg);
+			free(jobs[i].edb);
+		}
 		arca_pgsql_close(jobs[i].snapc);
 		free(jobs[i].db);
 		free(jobs[i].file);
