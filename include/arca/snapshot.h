@@ -128,9 +128,18 @@ typedef struct arca_snapshot_list {
 	size_t damaged; /* snapshot objects that could not be read */
 } arca_snapshot_list;
 
-/* Load every snapshot; unreadable ones are counted in damaged and warned
- * about through the repository's warn callback. */
+/*
+ * Load every snapshot the snapshots/ listing names; unreadable ones are
+ * counted in damaged and warned about through the repository's warn
+ * callback.  Objects are taken from the local snapshot cache
+ * (<cache dir>/snapshots.cache) when it holds a copy of the listed size
+ * that hashes to the id and opens; the others are fetched and the cache is
+ * brought in step with the listing (src/snapshot/snapcache.h).
+ */
 int arca_snapshot_list_load(arca_repo *r, arca_snapshot_list *out);
+/* The same, reading every object from the repository (check, prune: what
+ * is stored there is what they must judge); refreshes the cache. */
+int arca_snapshot_list_load_fresh(arca_repo *r, arca_snapshot_list *out);
 void arca_snapshot_list_free(arca_snapshot_list *l);
 
 typedef struct arca_snapshot_filter {
