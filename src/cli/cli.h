@@ -100,6 +100,20 @@ void cli_keep_options_merge(struct option *out, size_t cap, const struct option 
  * o is not a keep option, or an exit code after printing the problem. */
 int cli_keep_option(int o, const char *arg, arca_retention *pol, const char ***tags, size_t *ntags);
 int cmd_log(cli *c, int argc, char **argv);
+int cmd_replicate(cli *c, int argc, char **argv);
+int cmd_scrub(cli *c, int argc, char **argv);
+int cmd_replicas(cli *c, int argc, char **argv);
+/* Replicate r to url and print the summary (replicate, backup
+ * --replicate-to); returns a status code (the error record is set). */
+struct arca_replicate_opts;
+int cli_replicate_to(cli *c, arca_repo *r, const char *url, const struct arca_replicate_opts *o);
+/* Scrub repos[0..n) (urls name them in messages), print the findings and
+ * return the exit code (scrub, check --repair-from). */
+struct arca_scrub_opts;
+int cli_run_scrub(cli *c, arca_repo *const *repos, const char *const *urls, size_t n,
+		  const struct arca_scrub_opts *so);
+/* Open another copy of the repository with the same password. */
+int cli_open_other(cli *c, const char *url, arca_repo **out);
 /* "--since" argument: a time, or a duration before now ("30d", "30d-ago").
  * ARCA_INVAL with a message otherwise. */
 int cli_parse_since(const char *s, int64_t *out);

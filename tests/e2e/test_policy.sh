@@ -4,10 +4,10 @@
 # without keep options applies each snapshot's most specific policy and
 # keeps (and says so) what no policy covers; explicit keep options
 # override; --dry-run, --json and --prune work; the result equals forget
-# with the same rules given explicitly; a plain copy of the repository (a
-# replica) carries the policies; two concurrent changes of one selector are
-# reported as a conflict and forget keeps those snapshots (exit 1) until a
-# new set resolves it.
+# with the same rules given explicitly; a plain copy of the repository and a
+# replica made by `replicate --to` carry the policies; two concurrent
+# changes of one selector are reported as a conflict and forget keeps
+# those snapshots (exit 1) until a new set resolves it.
 . "$(dirname "$0")/lib.sh"
 
 R=$T/repo
@@ -107,6 +107,11 @@ assert_contains "$T/out" "would remove $((total - 2)) snapshots"
 note "a replica (plain copy) carries the policies"
 cp -a "$R" "$T/replica"
 ok arca -r "$T/replica" --cache-dir "$T/cache-replica" forget --dry-run
+assert_contains "$T/out" "policy for host=alpha: keep 3 daily"
+ok arca -r "$R" replicate --to "$T/replica2"
+ok arca -r "$T/replica2" policy show
+assert_contains "$T/out" "keep 3 daily"
+ok arca -r "$T/replica2" forget --dry-run
 assert_contains "$T/out" "policy for host=alpha: keep 3 daily"
 
 note "forget (for real) with --prune"

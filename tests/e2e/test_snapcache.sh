@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_snapcache: the local snapshot manifest cache (<cache>/<repo id>/
-# snapshots.cache) never gives an answer the repository does not confirm:
+# <location>/snapshots.cache) never gives an answer the repository does not confirm:
 # snapshots removed or added by another process (another cache) show up at
 # once; a corrupt, truncated, garbage or foreign cache file is rebuilt with
 # the same content; a cached copy of a damaged snapshot object does not hide
@@ -15,7 +15,7 @@ for t in 2026-01-01T10:00:00Z 2026-01-02T10:00:00Z 2026-01-03T10:00:00Z 2026-01-
 	echo "$t" >"$T/src/f"
 	ok arca -r "$R" backup "$T/src" --time "$t" --tag "t${t:8:2}"
 done
-CF=$(echo "$T"/cache/*/snapshots.cache)
+CF=$(find "$T/cache" -name snapshots.cache)
 [ -f "$CF" ] || fail "no snapshot cache file after backups"
 ids() { # the ids `snapshots --json` lists, sorted
 	arca -r "$R" --json snapshots | python3 -c 'import json,sys; print("\n".join(sorted(s["id"] for s in json.load(sys.stdin))))'
@@ -75,7 +75,7 @@ for how in flip truncate garbage empty foreign; do
 		init_repo "$T/repo2"
 		ok arca -r "$T/repo2" backup "$T/src"
 		ok arca -r "$T/repo2" snapshots
-		cp "$(ls "$T"/cache/*/snapshots.cache | grep -v "$CF")" "$CF"
+		cp "$(find "$T/cache" -name snapshots.cache | grep -vxF "$CF")" "$CF"
 		;;
 	esac
 	ok arca -r "$R" snapshots
