@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 CC=${CC:-cc}
 out=fuzz/corpus
-targets="pack_trailer index_file tree snapshot object config keyfile lock util_enc"
+targets="pack_trailer index_file tree snapshot policy object config keyfile lock util_enc"
 
 make --no-print-directory BUILD="$BUILD" "$BUILD/arca" "$BUILD/libarca.a" >/dev/null
 

@@ -486,6 +486,62 @@ static void gen_snapshot(void)
 	arca_buf_free(&out);
 }
 
+static void gen_policy(void)
+{
+	char host[] = "db1.example.org", tag[] = "pg", path[] = "/var/lib/postgresql", kt1[] = "keep,forever";
+	char kt2[] = "", ah[] = "ops1", au[] = "root";
+	char *kt[] = { kt1, kt2 };
+	arca_id sup[2];
+	arca_policy p;
+	arca_buf out = ARCA_BUF_INIT;
+
+	memset(&p, 0, sizeof(p));
+	p.keep.version = 1;
+	p.time_ns = 1700000000123456789LL;
+	p.keep.daily = 7;
+	if (arca_policy_encode(&p, &out))
+		die("encoding a policy");
+	put("policy", "policy-minimal", out.data, out.len);
+
+	p.host = host;
+	p.tag = tag;
+	p.path = path;
+	p.keep.last = 3;
+	p.keep.hourly = 24;
+	p.keep.weekly = 4;
+	p.keep.monthly = 12;
+	p.keep.yearly = 10;
+	p.keep.within = (arca_span){ 1, 2, 3, 4 };
+	p.keep.within_daily = (arca_span){ 0, 0, 30, 0 };
+	p.keep.within_yearly = (arca_span){ 5, 0, 0, 0 };
+	p.keep_tag_v = kt;
+	p.nkeep_tags = 2;
+	arca_sha256(&sup[0], "old1", 4);
+	arca_sha256(&sup[1], "old2", 4);
+	p.supersedes = sup;
+	p.nsupersedes = 2;
+	p.author_host = ah;
+	p.author_user = au;
+	out.len = 0;
+	if (arca_policy_encode(&p, &out))
+		die("encoding a policy");
+	put("policy", "policy-full", out.data, out.len);
+	put("policy", "trunc-policy-full", out.data, out.len - 1);
+	if (arca_enc_varint(&out, 99) || arca_enc_bytes(&out, "future", 6))
+		die("out of memory");
+	put("policy", "policy-full-unknown-field", out.data, out.len);
+
+	p.removed = true;
+	out.len = 0;
+	if (arca_policy_encode(&p, &out))
+		die("encoding a policy");
+	put("policy", "policy-tombstone", out.data, out.len);
+	put("policy", "bad-policy-version", "\x02\x01\x01\x00", 4);
+	/* a count field with a trailing byte */
+	put("policy", "bad-policy-counts", "\x01\x01\x01\x00\x05\x07\x00\x00\x07\x00\x00\x00\x09", 13);
+	arca_buf_free(&out);
+}
+
 /* ---- sealed metadata objects ---- */
 
 static void gen_object(arca_zctx *z)
@@ -719,6 +775,7 @@ int main(int argc, char **argv)
 	gen_index_file(z);
 	gen_tree();
 	gen_snapshot();
+	gen_policy();
 	gen_object(z);
 	gen_repo_files(argv + 2, argc - 2);
 	gen_lock();

@@ -165,6 +165,15 @@ int arca_repo_blob_lookup(arca_repo *r, const arca_id *id, arca_index_loc *loc);
 int arca_repo_object_save(arca_repo *r, const char *dir, const char *label, const void *raw,
 			  size_t n, arca_id *out_id);
 int arca_repo_object_load(arca_repo *r, const char *key, const char *label, arca_buf *out);
+/*
+ * Open an object's stored bytes (as read from key, e.g. from a local
+ * cache): check that they hash to the id the key ends in, then open the
+ * seal and inflate with z (a zstd context the caller reuses across many
+ * objects: creating one per object dominates listing many snapshots).
+ * Appends the plaintext to out.  ARCA_CORRUPT when damaged or forged.
+ */
+int arca_repo_object_open(arca_repo *r, arca_zctx *z, const char *key, const char *label, const void *stored,
+			  size_t n, arca_buf *out);
 
 /* ---- index maintenance ---- */
 /* Rebuild the local index cache from the repository's index files. */

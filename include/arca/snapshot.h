@@ -128,9 +128,18 @@ typedef struct arca_snapshot_list {
 	size_t damaged; /* snapshot objects that could not be read */
 } arca_snapshot_list;
 
-/* Load every snapshot; unreadable ones are counted in damaged and warned
- * about through the repository's warn callback. */
+/*
+ * Load every snapshot the snapshots/ listing names; unreadable ones are
+ * counted in damaged and warned about through the repository's warn
+ * callback.  Objects are taken from the local snapshot cache
+ * (<cache dir>/snapshots.cache) when it holds a copy of the listed size
+ * that hashes to the id and opens; the others are fetched and the cache is
+ * brought in step with the listing (src/snapshot/snapcache.h).
+ */
 int arca_snapshot_list_load(arca_repo *r, arca_snapshot_list *out);
+/* The same, reading every object from the repository (check, prune: what
+ * is stored there is what they must judge); refreshes the cache. */
+int arca_snapshot_list_load_fresh(arca_repo *r, arca_snapshot_list *out);
 void arca_snapshot_list_free(arca_snapshot_list *l);
 
 typedef struct arca_snapshot_filter {
@@ -300,6 +309,33 @@ typedef struct arca_stats_result {
  * pass the list). */
 int arca_stats(arca_repo *r, const arca_snapshot *const *v, size_t n, arca_stats_result *res);
 
+/* restic's `stats --mode`. */
+typedef enum arca_stats_mode {
+	ARCA_STATS_RESTORE_SIZE = 1, /* files as restored: count and sum of sizes (hard links once) */
+	ARCA_STATS_FILES = 2,        /* distinct file contents (same chunk list = same file): count, sizes */
+	ARCA_STATS_RAW = 3,          /* the blobs (data and tree) the snapshots reference, as stored */
+} arca_stats_mode;
+
+typedef struct arca_stats_mode_result {
+	uint64_t snapshots;
+	uint64_t files;        /* restore-size, raw: files restored; files: distinct contents */
+	uint64_t size;         /* restore-size: bytes restored; files: bytes of the distinct contents;
+				* raw: stored bytes of the distinct blobs (compressed, sealed) */
+	uint64_t restore_size; /* bytes restored (all modes) */
+	uint64_t raw_size;     /* raw: the distinct blobs before compression */
+	uint64_t data_raw_size; /* raw: of which data blobs (file content) */
+	uint64_t blobs, tree_blobs; /* raw: distinct blobs referenced, of which trees */
+	uint64_t blobs_missing;     /* raw: referenced blobs the index does not know (damage) */
+} arca_stats_mode_result;
+
+/*
+ * Statistics over snapshots v[0..n) in one of restic's modes (pass every
+ * snapshot for the whole repository).  Reads every tree; trees already
+ * walked are skipped where the mode allows it (files, raw dedup by id).
+ */
+int arca_stats_mode_run(arca_repo *r, arca_stats_mode mode, const arca_snapshot *const *v, size_t n,
+			arca_stats_mode_result *res);
+
 typedef struct arca_check_opts {
 	unsigned version;
 	bool read_data;
@@ -400,6 +436,8 @@ int arca_prune(arca_repo *r, const arca_prune_opts *o, arca_prune_result *res);
 typedef struct arca_span {
 	int years, months, days, hours;
 } arca_span;
+/* The largest value of each field arca_span_parse accepts. */
+#define ARCA_SPAN_MAX 1000000 /* per field: enough for any retention, no overflow */
 
 /*
  * Parse "1y5m7d2h": numbers each followed by y, m (months), d or h, in any
@@ -499,6 +537,83 @@ int arca_retention_reasons(const arca_retention *p, const arca_retention_verdict
 /* Append the policy in restic's words ("keep 2 latest, 7 daily snapshots
  * and all snapshots within 1y of the newest") to out.  0 or ARCA_NOMEM. */
 int arca_retention_describe(const arca_retention *p, arca_buf *out);
+
+/* ---- stored retention policies ----
+ *
+ * A policy is a retention rule stored in the repository for the snapshots
+ * a selector matches (host, tag and/or path; none set: every snapshot), so
+ * `forget` without keep options applies it and a replica carries it.  Each
+ * change is a new immutable object policies/<sha256> (docs/FORMAT.md,
+ * "Retention policies") naming the objects it supersedes: the current
+ * policy of a selector is its object that nothing supersedes.  Two writers
+ * that change the same selector at once both leave a head: that is a
+ * conflict, reported (never resolved silently) until the next change of
+ * that selector supersedes both.
+ */
+
+#define ARCA_POLICY_LABEL "arca-policy-v1"
+
+typedef struct arca_policy {
+	arca_id id;      /* name of the object; not part of the encoding */
+	int64_t time_ns; /* when it was written (required) */
+	/* selector: NULL matches any */
+	char *host, *tag, *path;
+	/* the rules; keep.keep_tags points into keep_tag_v */
+	arca_retention keep;
+	char **keep_tag_v;
+	size_t nkeep_tags;
+	bool removed; /* a tombstone: the selector has no policy any more */
+	arca_id *supersedes;
+	size_t nsupersedes;
+	char *author_host, *author_user; /* may be NULL */
+} arca_policy;
+
+/* Encode p (time set; keep counts and spans >= 0: ARCA_INVAL otherwise).
+ * 0, ARCA_INVAL or ARCA_NOMEM. */
+int arca_policy_encode(const arca_policy *p, arca_buf *out);
+/* Strict decode of a policy's plaintext: *out heap-allocated (free with
+ * arca_policy_free); ARCA_CORRUPT on bad input (then *out is NULL).
+ * Unknown tags are skipped. */
+int arca_policy_decode(arca_policy **out, const void *p, size_t n);
+void arca_policy_free(arca_policy *p); /* accepts NULL */
+/* Seal p and write it as policies/<id>, filling p->id.  Needs no lock. */
+int arca_policy_save(arca_repo *r, arca_policy *p);
+/* "host=H tag=T path=P" (set fields only) or "all snapshots". */
+void arca_policy_selector_format(char *out, size_t n, const arca_policy *p);
+/* Same selector (host, tag, path all equal). */
+bool arca_policy_same_selector(const arca_policy *a, const arca_policy *b);
+/* Same rules (and tombstone flag): two heads that agree are no conflict. */
+bool arca_policy_same_rules(const arca_policy *a, const arca_policy *b);
+
+typedef struct arca_policy_set {
+	arca_policy **all; /* every readable object, oldest first */
+	size_t nall;
+	/* heads: objects no other supersedes, sorted by selector then time;
+	 * several heads of one selector that disagree are a conflict */
+	arca_policy **heads;
+	size_t nheads;
+} arca_policy_set;
+
+/* Load every policies/ object (unreadable ones are skipped with a warning)
+ * and find the heads.  Free with arca_policy_set_free. */
+int arca_policy_set_load(arca_repo *r, arca_policy_set *out);
+void arca_policy_set_free(arca_policy_set *s);
+/* Whether selector of p has disagreeing heads in s. */
+bool arca_policy_conflicted(const arca_policy_set *s, const arca_policy *p);
+
+enum arca_policy_match_kind {
+	ARCA_POLICY_NONE = 0,      /* no current policy matches */
+	ARCA_POLICY_MATCH = 1,     /* *out is the policy */
+	ARCA_POLICY_CONFLICT = 2,  /* the best selector has disagreeing heads (*out: one of them) */
+	ARCA_POLICY_AMBIGUOUS = 3, /* two selectors of equal rank match (*out: one of them) */
+};
+/*
+ * The current policy for snapshot sn: among the selectors whose set fields
+ * all match (host equal, the snapshot has the tag, has the path), the most
+ * specific wins, ranked path (4) + tag (2) + host (1); a selector whose
+ * head is a tombstone matches nothing.  Borrowed pointer into s.
+ */
+int arca_policy_match(const arca_policy_set *s, const arca_snapshot *sn, const arca_policy **out);
 
 /* ---- audit log ----
  *

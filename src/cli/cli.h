@@ -95,6 +95,17 @@ int cli_run_prune(cli *c, arca_repo *r, const arca_prune_opts *po);
 int cmd_repair(cli *c, int argc, char **argv);
 int cmd_unlock(cli *c, int argc, char **argv);
 int cmd_forget(cli *c, int argc, char **argv);
+int cmd_policy(cli *c, int argc, char **argv);
+/* The keep options of forget and 'policy set' (--keep-last ...
+ * --keep-tag) have getopt values from CLI_KEEP_OPT_BASE on. */
+#define CLI_KEEP_OPT_BASE 1000
+struct option;
+/* out = the keep options then own (zero-terminated), at most cap entries. */
+void cli_keep_options_merge(struct option *out, size_t cap, const struct option *own);
+/* Apply keep option o (a cli_keep_options value) with arg to pol;
+ * --keep-tag lists grow *tags (caller frees; pol points at it).  0, -1 when
+ * o is not a keep option, or an exit code after printing the problem. */
+int cli_keep_option(int o, const char *arg, arca_retention *pol, const char ***tags, size_t *ntags);
 int cmd_log(cli *c, int argc, char **argv);
 int cmd_pg(cli *c, int argc, char **argv);
 int cmd_replicate(cli *c, int argc, char **argv);

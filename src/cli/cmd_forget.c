@@ -40,6 +40,83 @@ static bool parse_count(const char *s, int *out)
 	return true;
 }
 
+/* ---- keep options, shared with 'policy set' ---- */
+
+enum {
+	O_LAST = CLI_KEEP_OPT_BASE, O_HOURLY, O_DAILY, O_WEEKLY, O_MONTHLY, O_YEARLY, O_WITHIN, O_WHOURLY,
+	O_WDAILY, O_WWEEKLY, O_WMONTHLY, O_WYEARLY, O_KEEPTAG, O_KEEP_END,
+};
+
+static const struct option cli_keep_options[] = {
+	{ "keep-last", required_argument, 0, O_LAST },
+	{ "keep-hourly", required_argument, 0, O_HOURLY },
+	{ "keep-daily", required_argument, 0, O_DAILY },
+	{ "keep-weekly", required_argument, 0, O_WEEKLY },
+	{ "keep-monthly", required_argument, 0, O_MONTHLY },
+	{ "keep-yearly", required_argument, 0, O_YEARLY },
+	{ "keep-within", required_argument, 0, O_WITHIN },
+	{ "keep-within-hourly", required_argument, 0, O_WHOURLY },
+	{ "keep-within-daily", required_argument, 0, O_WDAILY },
+	{ "keep-within-weekly", required_argument, 0, O_WWEEKLY },
+	{ "keep-within-monthly", required_argument, 0, O_WMONTHLY },
+	{ "keep-within-yearly", required_argument, 0, O_WYEARLY },
+	{ "keep-tag", required_argument, 0, O_KEEPTAG },
+	{ 0, 0, 0, 0 },
+};
+
+void cli_keep_options_merge(struct option *out, size_t cap, const struct option *own)
+{
+	size_t n = 0, k;
+	for (k = 0; cli_keep_options[k].name && n + 1 < cap; k++)
+		out[n++] = cli_keep_options[k];
+	for (k = 0; own[k].name && n + 1 < cap; k++)
+		out[n++] = own[k];
+	memset(&out[n], 0, sizeof(*out));
+}
+
+int cli_keep_option(int o, const char *arg, arca_retention *pol, const char ***tags, size_t *ntags)
+{
+	int *cnt = NULL;
+	arca_span *span = NULL;
+	const struct option *opt;
+	switch (o) {
+	case O_LAST: cnt = &pol->last; break;
+	case O_HOURLY: cnt = &pol->hourly; break;
+	case O_DAILY: cnt = &pol->daily; break;
+	case O_WEEKLY: cnt = &pol->weekly; break;
+	case O_MONTHLY: cnt = &pol->monthly; break;
+	case O_YEARLY: cnt = &pol->yearly; break;
+	case O_WITHIN: span = &pol->within; break;
+	case O_WHOURLY: span = &pol->within_hourly; break;
+	case O_WDAILY: span = &pol->within_daily; break;
+	case O_WWEEKLY: span = &pol->within_weekly; break;
+	case O_WMONTHLY: span = &pol->within_monthly; break;
+	case O_WYEARLY: span = &pol->within_yearly; break;
+	case O_KEEPTAG: {
+		const char **nv;
+		if (*ntags >= 64)
+			return cli_usage("at most 64 --keep-tag options");
+		if (!(nv = realloc(*tags, (*ntags + 1) * sizeof(*nv)))) {
+			arca_error_set(ARCA_NOMEM, "out of memory");
+			return EXIT_ERR;
+		}
+		nv[(*ntags)++] = arg;
+		*tags = nv;
+		pol->keep_tags = nv;
+		pol->nkeep_tags = *ntags;
+		return 0;
+	}
+	default: return -1;
+	}
+	for (opt = cli_keep_options; opt->name && opt->val != o; opt++)
+		;
+	if (cnt && !parse_count(arg, cnt))
+		return cli_usage("--%s takes a count >= 0, not '%s'", opt->name, arg);
+	if (span && arca_span_parse(span, arg))
+		return cli_usage("%s", arca_error_message());
+	return 0;
+}
+
 /* ---- filters: restic's --host (any), --tag (any list), --path (all) ---- */
 
 typedef struct forget_filter {
@@ -274,16 +351,117 @@ static void json_strv(arca_json *j, const char *key, const char **v, size_t n, b
 	arca_json_arr_end(j);
 }
 
-static void json_group(arca_json *j, const arca_snapshot_group *g, unsigned by, const arca_retention *p,
-		       const arca_retention_verdict *vd)
+/* ---- stored policies: groups split by the policy each member gets ---- */
+
+typedef struct eff_group {
+	arca_snapshot_group g; /* key borrowed from the group it came from; v owned */
+	const arca_retention *keep;
+	const arca_policy *policy; /* the stored policy applied, or NULL */
+	int kind;                  /* ARCA_POLICY_*; -1: explicit keep options */
+} eff_group;
+
+static const char *policy_kind_text(int kind)
+{
+	switch (kind) {
+	case ARCA_POLICY_NONE: return "no stored policy matches";
+	case ARCA_POLICY_CONFLICT: return "conflicting stored policies (written concurrently)";
+	case ARCA_POLICY_AMBIGUOUS: return "stored policies of equal rank both match";
+	default: return "";
+	}
+}
+
+/* One eff_group per (group, policy): with stored policies, each member
+ * gets arca_policy_match's answer; members without a usable policy share
+ * the empty policy (kept unless expired). */
+static int build_eff(eff_group **out, size_t *nout, const arca_snapshot_groups *groups,
+		     const arca_policy_set *ps, const arca_retention *explicit_pol, const arca_retention *none)
+{
+	eff_group *v = NULL;
+	size_t n = 0, cap = 0, i, k, first;
+	int rc = 0;
+	*out = NULL;
+	*nout = 0;
+	for (i = 0; i < groups->n && !rc; i++) {
+		const arca_snapshot_group *g = &groups->v[i];
+		first = n;
+		for (k = 0; k < g->n; k++) {
+			const arca_policy *p = NULL;
+			int kind = -1;
+			size_t e;
+			if (ps && (kind = arca_policy_match(ps, g->v[k], &p)) < 0) {
+				rc = kind;
+				break;
+			}
+			if (kind != ARCA_POLICY_MATCH && kind != -1)
+				p = NULL;
+			for (e = first; e < n; e++)
+				if (v[e].kind == kind && v[e].policy == p)
+					break;
+			if (e == n) {
+				if (n == cap) {
+					size_t nc = cap ? cap * 2 : 16;
+					eff_group *nv = realloc(v, nc * sizeof(*nv));
+					if (!nv) {
+						rc = arca_error_set(ARCA_NOMEM, "out of memory");
+						break;
+					}
+					v = nv;
+					cap = nc;
+				}
+				v[n].g = *g;
+				v[n].g.n = 0;
+				v[n].policy = p;
+				v[n].kind = kind;
+				v[n].keep = kind == -1 ? explicit_pol : p ? &p->keep : none;
+				if (!(v[n].g.v = calloc(g->n, sizeof(*v[n].g.v)))) {
+					rc = arca_error_set(ARCA_NOMEM, "out of memory");
+					break;
+				}
+				n++;
+			}
+			v[e].g.v[v[e].g.n++] = g->v[k];
+		}
+	}
+	*out = v;
+	*nout = n;
+	return rc;
+}
+
+static void free_eff(eff_group *v, size_t n)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		free(v[i].g.v);
+	free(v);
+}
+
+static void json_group(arca_json *j, const eff_group *eg, unsigned by, const arca_retention_verdict *vd)
 {
 	static const char *const cname[ARCA_CNT_N] = { "last", "hourly", "daily", "weekly", "monthly", "yearly" };
+	const arca_snapshot_group *g = &eg->g;
+	const arca_retention *p = eg->keep;
 	size_t i;
 	int c;
 	arca_json_obj_begin(j);
 	json_strv(j, "tags", g->tags, g->ntags, by & ARCA_GROUP_TAGS);
 	arca_json_kstr(j, "host", (by & ARCA_GROUP_HOST) && g->host ? g->host : "");
 	json_strv(j, "paths", g->paths, g->npaths, by & ARCA_GROUP_PATHS);
+	if (eg->kind >= 0) { /* stored policies: which one (restic has no such key) */
+		char sel[512];
+		arca_json_key(j, "policy");
+		if (eg->policy) {
+			arca_json_obj_begin(j);
+			arca_policy_selector_format(sel, sizeof(sel), eg->policy);
+			arca_json_kstr(j, "selector", sel);
+			arca_id_hex(sel, &eg->policy->id);
+			arca_json_kstr(j, "id", sel);
+			arca_json_obj_end(j);
+		} else {
+			arca_json_null(j);
+		}
+		if (eg->kind != ARCA_POLICY_MATCH)
+			arca_json_kstr(j, "policy_problem", policy_kind_text(eg->kind));
+	}
 	arca_json_key(j, "keep");
 	arca_json_arr_begin(j);
 	for (i = 0; i < g->n; i++)
@@ -329,29 +507,13 @@ static const char forget_usage[] =
 	"                   [--keep-tag T[,T...]]... [--group-by host,paths,tags]\n"
 	"                   [--host H]... [--tag T[,T...]]... [--path P]... [--dry-run]\n"
 	"                   [--prune [--max-unused PERCENT]]\n"
-	"DURATION is restic's: 1y5m7d2h (years, months, days, hours)";
+	"DURATION is restic's: 1y5m7d2h (years, months, days, hours)\n"
+	"Without keep options the policies stored with 'arca policy set' apply.";
 
 int cmd_forget(cli *c, int argc, char **argv)
 {
-	enum {
-		O_LAST = 'l', O_HOURLY = 'H', O_DAILY = 'd', O_WEEKLY = 'w', O_MONTHLY = 'm', O_YEARLY = 'y',
-		O_DRY = 'n', O_GROUP = 'g', O_WITHIN = 256, O_WHOURLY, O_WDAILY, O_WWEEKLY, O_WMONTHLY, O_WYEARLY,
-		O_KEEPTAG, O_HOST, O_TAG, O_PATH, O_PRUNE, O_MAXUNUSED,
-	};
-	static const struct option opts[] = {
-		{ "keep-last", required_argument, 0, O_LAST },
-		{ "keep-hourly", required_argument, 0, O_HOURLY },
-		{ "keep-daily", required_argument, 0, O_DAILY },
-		{ "keep-weekly", required_argument, 0, O_WEEKLY },
-		{ "keep-monthly", required_argument, 0, O_MONTHLY },
-		{ "keep-yearly", required_argument, 0, O_YEARLY },
-		{ "keep-within", required_argument, 0, O_WITHIN },
-		{ "keep-within-hourly", required_argument, 0, O_WHOURLY },
-		{ "keep-within-daily", required_argument, 0, O_WDAILY },
-		{ "keep-within-weekly", required_argument, 0, O_WWEEKLY },
-		{ "keep-within-monthly", required_argument, 0, O_WMONTHLY },
-		{ "keep-within-yearly", required_argument, 0, O_WYEARLY },
-		{ "keep-tag", required_argument, 0, O_KEEPTAG },
+	enum { O_DRY = 'n', O_GROUP = 'g', O_HOST = 256, O_TAG, O_PATH, O_PRUNE, O_MAXUNUSED };
+	static const struct option own[] = {
 		{ "group-by", required_argument, 0, O_GROUP },
 		{ "host", required_argument, 0, O_HOST },
 		{ "tag", required_argument, 0, O_TAG },
@@ -362,7 +524,8 @@ int cmd_forget(cli *c, int argc, char **argv)
 		{ 0, 0, 0, 0 },
 	};
 	arca_retention pol = ARCA_RETENTION_INIT;
-	strv keep_tags = { 0 };
+	const char **keep_tags = NULL;
+	size_t nkeep_tags = 0;
 	forget_filter f;
 	unsigned by = ARCA_GROUP_DEFAULT;
 	bool dry = false, empty, prune = false;
@@ -371,6 +534,11 @@ int cmd_forget(cli *c, int argc, char **argv)
 	arca_snapshot_list l = { 0 };
 	const arca_snapshot **sel = NULL;
 	arca_snapshot_groups groups = { 0 };
+	arca_policy_set ps = { 0 };
+	arca_retention none = ARCA_RETENTION_INIT;
+	eff_group *eg = NULL;
+	size_t neg = 0, nproblem = 0;
+	bool stored = false;
 	arca_retention_verdict **verdicts = NULL;
 	arca_buf out = ARCA_BUF_INIT;
 	arca_json j;
@@ -379,25 +547,17 @@ int cmd_forget(cli *c, int argc, char **argv)
 	int o, rc = 0, code = EXIT_OK;
 	double t0 = arca_monotonic();
 	arca_id *rmids = NULL; /* removed snapshots, for the audit log */
+	struct option opts[32];
 
 	memset(&f, 0, sizeof(f));
-	while ((o = getopt_long(argc, argv, "l:H:d:w:m:y:g:n", opts, NULL)) != -1) {
-		int *cnt = NULL;
-		arca_span *span = NULL;
+	cli_keep_options_merge(opts, 32, own);
+	while ((o = getopt_long(argc, argv, "g:n", opts, NULL)) != -1) {
+		if (o >= CLI_KEEP_OPT_BASE && o < O_KEEP_END) {
+			if ((code = cli_keep_option(o, optarg, &pol, &keep_tags, &nkeep_tags)))
+				goto out;
+			continue;
+		}
 		switch (o) {
-		case O_LAST: cnt = &pol.last; break;
-		case O_HOURLY: cnt = &pol.hourly; break;
-		case O_DAILY: cnt = &pol.daily; break;
-		case O_WEEKLY: cnt = &pol.weekly; break;
-		case O_MONTHLY: cnt = &pol.monthly; break;
-		case O_YEARLY: cnt = &pol.yearly; break;
-		case O_WITHIN: span = &pol.within; break;
-		case O_WHOURLY: span = &pol.within_hourly; break;
-		case O_WDAILY: span = &pol.within_daily; break;
-		case O_WWEEKLY: span = &pol.within_weekly; break;
-		case O_WMONTHLY: span = &pol.within_monthly; break;
-		case O_WYEARLY: span = &pol.within_yearly; break;
-		case O_KEEPTAG: rc = strv_add(&keep_tags, optarg); break;
 		case O_HOST: rc = strv_add(&f.hosts, optarg); break;
 		case O_TAG: rc = strv_add(&f.tags, optarg); break;
 		case O_PATH: rc = strv_add(&f.paths, optarg); break;
@@ -425,27 +585,11 @@ int cmd_forget(cli *c, int argc, char **argv)
 			code = cli_fail(c, rc);
 			goto out;
 		}
-		if (cnt && !parse_count(optarg, cnt)) {
-			for (i = 0; opts[i].name && opts[i].val != o; i++)
-				;
-			code = cli_usage("--%s takes a count >= 0, not '%s'", opts[i].name, optarg);
-			goto out;
-		}
-		if (span && arca_span_parse(span, optarg)) {
-			code = cli_usage("%s", arca_error_message());
-			goto out;
-		}
 	}
 	if (optind != argc) {
 		code = cli_usage("forget takes no arguments ('%s')\n%s", argv[optind], forget_usage);
 		goto out;
 	}
-	if (keep_tags.n > 64) {
-		code = cli_usage("at most 64 --keep-tag options");
-		goto out;
-	}
-	pol.keep_tags = keep_tags.v;
-	pol.nkeep_tags = keep_tags.n;
 	empty = arca_retention_is_empty(&pol);
 
 	if ((rc = cli_open(c, &r))) {
@@ -465,19 +609,27 @@ int cmd_forget(cli *c, int argc, char **argv)
 			sel[nsel++] = l.v[i];
 	if ((rc = arca_snapshot_groups_build(&groups, sel, nsel, by)))
 		goto fail;
-	if (!(verdicts = calloc(groups.n ? groups.n : 1, sizeof(*verdicts)))) {
+	/* no keep option: the stored policies, if there are any */
+	if (empty && (rc = arca_policy_set_load(r, &ps)))
+		goto fail;
+	stored = empty && ps.nheads > 0;
+	if ((rc = build_eff(&eg, &neg, &groups, stored ? &ps : NULL, &pol, &none)))
+		goto fail;
+	if (!(verdicts = calloc(neg ? neg : 1, sizeof(*verdicts)))) {
 		rc = arca_error_set(ARCA_NOMEM, "out of memory");
 		goto fail;
 	}
 	now = arca_time_now_ns();
-	for (i = 0; i < groups.n; i++) {
-		const arca_snapshot_group *g = &groups.v[i];
+	for (i = 0; i < neg; i++) {
+		const arca_snapshot_group *g = &eg[i].g;
 		if (!(verdicts[i] = calloc(g->n, sizeof(**verdicts)))) {
 			rc = arca_error_set(ARCA_NOMEM, "out of memory");
 			goto fail;
 		}
-		if ((rc = arca_retention_apply(&pol, g->v, g->n, now, verdicts[i])))
+		if ((rc = arca_retention_apply(eg[i].keep, g->v, g->n, now, verdicts[i])))
 			goto fail;
+		if (stored && eg[i].kind != ARCA_POLICY_MATCH && eg[i].kind != ARCA_POLICY_NONE)
+			nproblem += g->n;
 		for (k = 0; k < g->n; k++) {
 			nkeep += verdicts[i][k].keep;
 			nremove += !verdicts[i][k].keep;
@@ -488,14 +640,16 @@ int cmd_forget(cli *c, int argc, char **argv)
 	if (c->json) {
 		arca_json_init(&j, &out);
 		arca_json_arr_begin(&j);
-		for (i = 0; i < groups.n; i++)
-			json_group(&j, &groups.v[i], by, &pol, verdicts[i]);
+		for (i = 0; i < neg; i++)
+			json_group(&j, &eg[i], by, verdicts[i]);
 		arca_json_arr_end(&j);
 		cli_json_print(&out);
-		if (empty && c->verbose >= 0)
+		if (empty && !stored && c->verbose >= 0)
 			fprintf(stderr, "no policy given: only expired snapshots are removed\n");
 	} else if (c->verbose >= 0) {
-		if (empty) {
+		if (stored) {
+			printf("no keep options: applying the stored policies ('arca policy show')\n");
+		} else if (empty) {
 			printf("no policy given: only expired snapshots are removed\n");
 		} else {
 			arca_buf d = ARCA_BUF_INIT;
@@ -503,8 +657,9 @@ int cmd_forget(cli *c, int argc, char **argv)
 				printf("applying policy: %s\n", (const char *)d.data);
 			arca_buf_free(&d);
 		}
-		for (i = 0; i < groups.n; i++) {
-			const arca_snapshot_group *g = &groups.v[i];
+		for (i = 0; i < neg; i++) {
+			const arca_snapshot_group *g = &eg[i].g;
+			const arca_retention *gp = eg[i].keep;
 			const arca_snapshot **kv = calloc(g->n, sizeof(*kv)), **rv = calloc(g->n, sizeof(*rv));
 			const arca_retention_verdict **kd = calloc(g->n, sizeof(*kd)), **rd = calloc(g->n, sizeof(*rd));
 			size_t nk = 0, nr = 0;
@@ -519,12 +674,23 @@ int cmd_forget(cli *c, int argc, char **argv)
 					}
 				}
 				/* without a policy only removals are news */
-				if (by && (!empty || nr))
+				if (by && (!empty || nr || stored))
 					print_group_header(g, by);
-				if (nk && !empty)
-					print_table("keep", kv, kd, nk, &pol, false);
+				if (stored && eg[i].policy) {
+					char sl[512];
+					arca_buf d = ARCA_BUF_INIT;
+					arca_policy_selector_format(sl, sizeof(sl), eg[i].policy);
+					if (!arca_retention_describe(gp, &d) && !arca_buf_cstr(&d))
+						printf("policy for %s: %s\n", sl, (const char *)d.data);
+					arca_buf_free(&d);
+				}
+				if (stored && eg[i].kind != ARCA_POLICY_MATCH)
+					printf("%s: keeping %zu snapshots%s\n", policy_kind_text(eg[i].kind), nk,
+					       eg[i].kind == ARCA_POLICY_NONE ? "" : " (hint: 'arca policy show', then 'arca policy set')");
+				if (nk && (!empty || (stored && eg[i].kind == ARCA_POLICY_MATCH)))
+					print_table("keep", kv, kd, nk, gp, false);
 				if (nr)
-					print_table("remove", rv, rd, nr, &pol, true);
+					print_table("remove", rv, rd, nr, gp, true);
 			}
 			free(kv);
 			free(rv);
@@ -539,23 +705,23 @@ int cmd_forget(cli *c, int argc, char **argv)
 			rc = arca_error_set(ARCA_NOMEM, "out of memory");
 			goto fail;
 		}
-		for (i = 0; i < groups.n; i++)
-			for (k = 0; k < groups.v[i].n; k++) {
+		for (i = 0; i < neg; i++)
+			for (k = 0; k < eg[i].g.n; k++) {
 				char hex[65], key[80];
 				if (verdicts[i][k].keep)
 					continue;
-				arca_id_hex(hex, &groups.v[i].v[k]->id);
+				arca_id_hex(hex, &eg[i].g.v[k]->id);
 				snprintf(key, sizeof(key), "snapshots/%s", hex);
 				if ((rc = arca_be_remove(be, key))) {
 					fprintf(stderr, "error: cannot remove snapshot %.8s: %s\n", hex, arca_error_message());
 					failed++;
 				} else {
-					rmids[removed++] = groups.v[i].v[k]->id;
+					rmids[removed++] = eg[i].g.v[k]->id;
 				}
 			}
 	}
 	if (!c->json && c->verbose >= 0) {
-		if (nremove == 0 && empty)
+		if (nremove == 0 && empty && !stored)
 			printf("no snapshot has expired: nothing to remove (%zu snapshots)\n", nkeep);
 		else if (nremove == 0)
 			printf("nothing to remove: the policy keeps all %zu snapshots\n", nkeep);
@@ -566,6 +732,13 @@ int cmd_forget(cli *c, int argc, char **argv)
 			printf("removed %zu snapshots (%zu expired), kept %zu\n", removed, nexpired, nkeep);
 		if (!dry && removed)
 			printf("the data only they referenced stays in the repository until 'arca prune'\n");
+	}
+	if (nproblem) {
+		fprintf(stderr,
+			"error: %zu snapshots were kept because their stored policy is in conflict or ambiguous\n"
+			"hint: 'arca policy show' lists the conflicting policies; 'arca policy set' for that selector resolves it\n",
+			nproblem);
+		code = EXIT_ERR;
 	}
 	if (failed) {
 		fprintf(stderr, "error: %zu of %zu snapshots could not be removed; run forget again\n", failed, nremove);
@@ -591,15 +764,17 @@ out:
 	}
 	free(rmids);
 	if (verdicts)
-		for (i = 0; i < groups.n; i++)
+		for (i = 0; i < neg; i++)
 			free(verdicts[i]);
 	free(verdicts);
+	free_eff(eg, neg);
+	arca_policy_set_free(&ps);
 	arca_snapshot_groups_free(&groups);
 	free(sel);
 	arca_buf_free(&out);
 	arca_snapshot_list_free(&l);
 	arca_repo_close(r);
-	free(keep_tags.v);
+	free(keep_tags);
 	free(f.hosts.v);
 	free(f.tags.v);
 	free(f.paths.v);

@@ -414,10 +414,67 @@ out:
 	return code;
 }
 
+/* stats --mode: restic's modes and JSON keys, plus arca's ratios */
+static void print_stats_mode(cli *c, arca_stats_mode mode, const arca_stats_mode_result *m)
+{
+	static const char *const names[] = { "", "restore-size", "files-by-contents", "raw-data" };
+	double comp = m->size ? (double)m->raw_size / (double)m->size : 0;
+	double dedup = m->data_raw_size ? (double)m->restore_size / (double)m->data_raw_size : 0;
+	char a[32], b[32];
+	if (c->json) {
+		arca_buf out = ARCA_BUF_INIT;
+		arca_json j;
+		arca_json_init(&j, &out);
+		arca_json_obj_begin(&j);
+		arca_json_kstr(&j, "mode", names[mode]);
+		arca_json_kuint(&j, "total_size", m->size);
+		if (mode != ARCA_STATS_RAW) {
+			arca_json_kuint(&j, "total_file_count", m->files);
+		} else {
+			arca_json_kuint(&j, "total_uncompressed_size", m->raw_size);
+			arca_json_kdouble(&j, "compression_ratio", comp);
+			arca_json_kdouble(&j, "compression_space_saving",
+					  m->raw_size ? 100.0 * (1.0 - (double)m->size / (double)m->raw_size) : 0);
+			arca_json_kuint(&j, "total_blob_count", m->blobs);
+			arca_json_kuint(&j, "tree_blob_count", m->tree_blobs);
+			arca_json_kuint(&j, "missing_blob_count", m->blobs_missing);
+			arca_json_kuint(&j, "restore_size", m->restore_size);
+			arca_json_kuint(&j, "data_uncompressed_size", m->data_raw_size);
+			arca_json_kdouble(&j, "dedup_ratio", dedup);
+		}
+		arca_json_kuint(&j, "snapshots_count", m->snapshots);
+		arca_json_obj_end(&j);
+		cli_json_print(&out);
+		arca_buf_free(&out);
+		return;
+	}
+	printf("Stats in %s mode:\n", names[mode]);
+	printf("     Snapshots processed:  %llu\n", (unsigned long long)m->snapshots);
+	cli_fmt_bytes(a, sizeof(a), m->size);
+	if (mode != ARCA_STATS_RAW) {
+		printf("        Total File Count:  %llu\n", (unsigned long long)m->files);
+		printf("              Total Size:  %s\n", a);
+		return;
+	}
+	cli_fmt_bytes(b, sizeof(b), m->raw_size);
+	printf("        Total Blob Count:  %llu (%llu trees)\n", (unsigned long long)m->blobs,
+	       (unsigned long long)m->tree_blobs);
+	printf("              Total Size:  %s (stored: compressed and sealed)\n", a);
+	printf(" Total Uncompressed Size:  %s\n", b);
+	printf("       Compression Ratio:  %.2fx\n", comp);
+	cli_fmt_bytes(a, sizeof(a), m->restore_size);
+	cli_fmt_bytes(b, sizeof(b), m->data_raw_size);
+	printf("             Dedup Ratio:  %.2fx (%s restored / %s of distinct file data)\n", dedup, a, b);
+	if (m->blobs_missing)
+		printf("warning: %llu referenced blobs are not in the index (run 'arca check')\n",
+		       (unsigned long long)m->blobs_missing);
+}
+
 int cmd_stats(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "history", no_argument, 0, 'H' },
+		{ "mode", required_argument, 0, 'm' },
 		{ "since", required_argument, 0, 's' },
 		{ 0, 0, 0, 0 },
 	};
@@ -427,21 +484,37 @@ int cmd_stats(cli *c, int argc, char **argv)
 	arca_repo *r = NULL;
 	size_t n = 0, i;
 	bool history = false;
+	arca_stats_mode mode = 0;
 	int64_t since = arca_time_now_ns() - 30 * 86400 * ARCA_NS_PER_SEC;
 	int o, rc, code = EXIT_OK;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'H': history = true; break;
+		case 'm':
+			if (!strcmp(optarg, "restore-size"))
+				mode = ARCA_STATS_RESTORE_SIZE;
+			else if (!strcmp(optarg, "files") || !strcmp(optarg, "files-by-contents"))
+				mode = ARCA_STATS_FILES;
+			else if (!strcmp(optarg, "raw") || !strcmp(optarg, "raw-data"))
+				mode = ARCA_STATS_RAW;
+			else
+				return cli_usage("--mode is restore-size, files (files-by-contents) or raw (raw-data), not '%s'",
+						 optarg);
+			break;
 		case 's':
 			if (cli_parse_since(optarg, &since))
 				return cli_usage("%s", arca_error_message());
 			history = true;
 			break;
-		default: return cli_usage("usage: arca stats [SNAPSHOT...] | arca stats --history [--since 30d]");
+		default:
+			return cli_usage("usage: arca stats [SNAPSHOT...] [--mode restore-size|files|raw]\n"
+					 "       arca stats --history [--since 30d]");
 		}
 	}
 	if (history && optind < argc)
 		return cli_usage("stats --history takes no snapshots");
+	if (history && mode)
+		return cli_usage("stats --history takes no --mode");
 	if ((rc = cli_open(c, &r)))
 		return cli_fail_open(c, rc);
 	if (history) {
@@ -463,6 +536,13 @@ int cmd_stats(cli *c, int argc, char **argv)
 	} else {
 		for (i = 0; i < l.n; i++)
 			v[n++] = l.v[i];
+	}
+	if (mode) {
+		arca_stats_mode_result m;
+		if ((rc = arca_stats_mode_run(r, mode, v, n, &m)))
+			goto fail;
+		print_stats_mode(c, mode, &m);
+		goto out;
 	}
 	if ((rc = arca_stats(r, v, n, &res)))
 		goto fail;

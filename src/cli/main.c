@@ -30,6 +30,7 @@ static const char *usage_text =
 	"  stats       sizes, dedup and compression ratios (--history: success rates per operation)\n"
 	"  check       verify the repository (--read-data reads every pack)\n"
 	"  forget      remove snapshots by a retention policy (--keep-daily 7 ...) and expired ones\n"
+	"  policy      set|show|remove retention policies stored in the repository (forget's default)\n"
 	"  prune       delete data no snapshot references (--dry-run, --max-unused 5%)\n"
 	"  key         list, add, remove keys; change the password (passwd)\n"
 	"  repair      rebuild the index from packs (repair index)\n"
@@ -324,7 +325,7 @@ static const struct {
 	{ "stats", cmd_stats }, { "check", cmd_check }, { "prune", cmd_prune }, { "repair", cmd_repair },
 	{ "unlock", cmd_unlock },
 	{ "forget", cmd_forget }, { "log", cmd_log },
-	{ "pg", cmd_pg },
+	{ "pg", cmd_pg }, { "policy", cmd_policy },
 	{ "replicate", cmd_replicate }, { "scrub", cmd_scrub }, { "replicas", cmd_replicas },
 };
 

@@ -490,28 +490,30 @@ int arca_repo_object_save(arca_repo *r, const char *dir, const char *label, cons
 	return rc;
 }
 
+int arca_repo_object_open(arca_repo *r, arca_zctx *z, const char *key, const char *label, const void *stored,
+			  size_t n, arca_buf *out)
+{
+	const char *slash = strrchr(key, '/');
+	arca_id want, got;
+	int rc;
+	/* objects are named by the SHA-256 of their bytes */
+	if (slash && !arca_id_parse(&want, slash + 1)) {
+		arca_sha256(&got, stored, n);
+		if (!arca_id_eq(&want, &got))
+			return arca_error_set(ARCA_CORRUPT, "%s: content does not match its name (damaged)", key);
+	}
+	if ((rc = arca_object_open(&r->codec, z, out, label, stored, n)))
+		rc = arca_error_prefix(rc, "%s", key);
+	return rc;
+}
+
 int arca_repo_object_load(arca_repo *r, const char *key, const char *label, arca_buf *out)
 {
 	arca_buf enc = ARCA_BUF_INIT;
 	arca_zctx *z = NULL;
-	const char *slash = strrchr(key, '/');
-	arca_id want, got;
 	int rc;
-	if ((rc = arca_be_get(r->be, key, &enc)))
-		goto out;
-	/* objects are named by the SHA-256 of their bytes */
-	if (slash && !arca_id_parse(&want, slash + 1)) {
-		arca_sha256(&got, enc.data, enc.len);
-		if (!arca_id_eq(&want, &got)) {
-			rc = arca_error_set(ARCA_CORRUPT, "%s: content does not match its name (damaged)", key);
-			goto out;
-		}
-	}
-	if ((rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)))
-		goto out;
-	if ((rc = arca_object_open(&r->codec, z, out, label, enc.data, enc.len)))
-		rc = arca_error_prefix(rc, "%s", key);
-out:
+	if (!(rc = arca_be_get(r->be, key, &enc)) && !(rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)))
+		rc = arca_repo_object_open(r, z, key, label, enc.data, enc.len, out);
 	arca_zctx_free(z);
 	arca_buf_free(&enc);
 	return rc;

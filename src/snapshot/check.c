@@ -252,7 +252,7 @@ int arca_check(arca_repo *r, const arca_check_opts *o, arca_check_result *res)
 	arca_idset_init(&c.bad_packs, 0);
 	if ((rc = arca_repo_reader_new(&c.rd, r)) || (rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)))
 		goto out;
-	if ((rc = arca_snapshot_list_load(r, &l)))
+	if ((rc = arca_snapshot_list_load_fresh(r, &l)))
 		goto out;
 	res->snapshots = l.n;
 	if (l.damaged) {

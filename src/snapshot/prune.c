@@ -548,7 +548,7 @@ int arca_prune(arca_repo *r, const arca_prune_opts *opts, arca_prune_result *res
 
 	/* 1. every blob a snapshot references */
 	tick(&p, "reading snapshots", true);
-	if ((rc = arca_snapshot_list_load(r, &l)))
+	if ((rc = arca_snapshot_list_load_fresh(r, &l)))
 		goto out;
 	res->snapshots = l.n;
 	if (l.damaged) {

@@ -41,7 +41,6 @@
 #include <string.h>
 #include <time.h>
 
-#define SPAN_MAX 1000000 /* per field: enough for any retention, no overflow */
 #define MAX_TAG_LISTS 64
 
 /* ---- spans ---- */
@@ -60,7 +59,7 @@ int arca_span_parse(arca_span *out, const char *s)
 		long v = 0;
 		const char *digits = p;
 		while (p < end && isdigit((unsigned char)*p)) {
-			if (v <= SPAN_MAX)
+			if (v <= ARCA_SPAN_MAX)
 				v = v * 10 + (*p - '0');
 			p++;
 		}
@@ -68,7 +67,7 @@ int arca_span_parse(arca_span *out, const char *s)
 			return arca_error_set(ARCA_INVAL, "cannot parse duration '%s': expected a number at '%.*s'%s", s,
 					      (int)(end - p), p,
 					      *p == '-' ? " (durations cannot be negative)" : "");
-		if (v > SPAN_MAX)
+		if (v > ARCA_SPAN_MAX)
 			return arca_error_set(ARCA_INVAL, "cannot parse duration '%s': %.*s is too large", s,
 					      (int)(p - digits), digits);
 		if (p == end)
@@ -114,8 +113,8 @@ void arca_span_format(char *out, size_t n, const arca_span *d)
 
 static bool span_bad(const arca_span *d)
 {
-	return d->years < 0 || d->months < 0 || d->days < 0 || d->hours < 0 || d->years > SPAN_MAX ||
-	       d->months > SPAN_MAX || d->days > SPAN_MAX || d->hours > SPAN_MAX;
+	return d->years < 0 || d->months < 0 || d->days < 0 || d->hours < 0 || d->years > ARCA_SPAN_MAX ||
+	       d->months > ARCA_SPAN_MAX || d->days > ARCA_SPAN_MAX || d->hours > ARCA_SPAN_MAX;
 }
 
 /* ---- calendar ---- */

@@ -8,6 +8,7 @@
  * with label ARCA_SNAPSHOT_LABEL and named by the SHA-256 of its bytes.
  */
 #include "arca/snapshot.h"
+#include "snapshot/snapcache.h"
 #include "util/enc.h"
 #include "util/timefmt.h"
 
@@ -311,25 +312,56 @@ typedef struct list_ctx {
 	arca_snapshot_list *l;
 	arca_repo *r;
 	size_t cap;
+	arca_snapcache cache;
+	arca_zctx *z;
+	arca_buf stored, plain;
+	bool fresh; /* read every object from the repository */
 } list_ctx;
+
+/* Open stored bytes of key and decode them into *out. */
+static int open_stored(list_ctx *c, const char *key, const arca_id *id, const void *p, size_t n,
+		       arca_snapshot **out)
+{
+	int rc;
+	arca_buf_clear(&c->plain);
+	if ((rc = arca_repo_object_open(c->r, c->z, key, ARCA_SNAPSHOT_LABEL, p, n, &c->plain)))
+		return rc;
+	if ((rc = arca_snapshot_decode(out, c->plain.data, c->plain.len)))
+		return arca_error_prefix(rc, "%s", key);
+	(*out)->id = *id;
+	return 0;
+}
 
 static int load_one(const char *key, uint64_t size, void *payload)
 {
 	list_ctx *c = payload;
 	const char *slash = strrchr(key, '/');
-	arca_snapshot *s;
+	arca_snapcache_entry *e;
+	arca_snapshot *s = NULL;
 	arca_id id;
 	int rc;
 	if (!slash || arca_id_parse(&id, slash + 1))
 		return 0;
-	rc = arca_snapshot_load(c->r, &id, &s);
-	if (rc == ARCA_CORRUPT || rc == ARCA_NOTFOUND) {
-		arca_repo_warn(c->r, "skipping unreadable snapshot: %s", arca_error_message());
-		c->l->damaged++;
-		return 0;
+	/* the listing names it: a cached copy is as good as a fetched one,
+	 * since it is checked the same way; a bad copy is fetched again */
+	if (!c->fresh && (e = arca_snapcache_find(&c->cache, &id)) && e->n == size &&
+	    open_stored(c, key, &id, e->stored, e->n, &s) == 0) {
+		e->used = true;
+	} else {
+		arca_buf_clear(&c->stored);
+		rc = arca_be_get(arca_repo_backend(c->r), key, &c->stored);
+		if (!rc)
+			rc = open_stored(c, key, &id, c->stored.data, c->stored.len, &s);
+		if (rc == ARCA_CORRUPT || rc == ARCA_NOTFOUND) {
+			arca_repo_warn(c->r, "skipping unreadable snapshot: %s", arca_error_message());
+			c->l->damaged++;
+			return 0;
+		}
+		if (rc || (rc = arca_snapcache_add(&c->cache, &id, c->stored.data, c->stored.len))) {
+			arca_snapshot_free(s);
+			return rc;
+		}
 	}
-	if (rc)
-		return rc;
 	if (c->l->n == c->cap) {
 		size_t nc = c->cap ? c->cap * 2 : 64;
 		arca_snapshot **nv = realloc(c->l->v, nc * sizeof(*nv));
@@ -352,18 +384,42 @@ static int cmp_time(const void *a, const void *b)
 	return arca_id_cmp(&x->id, &y->id);
 }
 
-int arca_snapshot_list_load(arca_repo *r, arca_snapshot_list *out)
+static int list_load(arca_repo *r, arca_snapshot_list *out, bool fresh)
 {
-	list_ctx c = { out, r, 0 };
+	list_ctx c;
+	const char *dir = arca_repo_cache_dir(r);
 	int rc;
+	memset(&c, 0, sizeof(c));
+	c.l = out;
+	c.r = r;
+	c.fresh = fresh;
 	memset(out, 0, sizeof(*out));
-	if ((rc = arca_be_list(arca_repo_backend(r), "snapshots/", load_one, &c))) {
+	if (!(rc = arca_snapcache_load(&c.cache, dir, arca_repo_id(r))) &&
+	    !(rc = arca_zctx_new(&c.z, ARCA_COMPRESS_ZSTD, 3)))
+		rc = arca_be_list(arca_repo_backend(r), "snapshots/", load_one, &c);
+	if (!rc && arca_snapcache_save(&c.cache, dir, arca_repo_id(r)))
+		arca_repo_warn(r, "could not update the snapshot cache: %s", arca_error_message());
+	arca_snapcache_free(&c.cache);
+	arca_zctx_free(c.z);
+	arca_buf_free(&c.stored);
+	arca_buf_free(&c.plain);
+	if (rc) {
 		arca_snapshot_list_free(out);
 		return rc;
 	}
 	if (out->n)
 		qsort(out->v, out->n, sizeof(*out->v), cmp_time);
 	return 0;
+}
+
+int arca_snapshot_list_load(arca_repo *r, arca_snapshot_list *out)
+{
+	return list_load(r, out, false);
+}
+
+int arca_snapshot_list_load_fresh(arca_repo *r, arca_snapshot_list *out)
+{
+	return list_load(r, out, true);
 }
 
 void arca_snapshot_list_free(arca_snapshot_list *l)
