@@ -9,8 +9,10 @@
 
 pg_start
 R=$T/repo
-# pgbench scale 2 (a 24 MB dump, ~45 chunks of 512 KiB): smaller dumps make
-# the nightly dedup figure depend on chunk boundaries
+# pgbench scale 2 (a 24 MB dump).  The repository uses a quarter of the
+# default chunk sizes: with ~45 chunks of 512 KiB the nightly figure would
+# hang on where a few changed rows fall (it varied 15-37 %); ~190 chunks of
+# 128 KiB give the granularity a nightly dump of a few hundred MB has
 SCALE=2 NIGHTS="1 2 3"
 [ -n "$QUICK" ] && NIGHTS="1 2"
 REAL_BIN=$(dirname "$(command -v pg_dump)")
@@ -55,7 +57,7 @@ same_db() { # db_a db_b: schema, data, sequences, views and functions identical
 }
 snap_count() { arca -r "$R" snapshots --json | grep -o '"id":"' | wc -l; }
 
-init_repo "$R"
+init_repo "$R" --chunker 64K,128K,512K
 note "--all-databases: globals and every database in one snapshot (before the big tables exist)"
 psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null <<'SQL' || fail "setup second"
 CREATE ROLE app_role NOLOGIN;
@@ -142,7 +144,7 @@ SQL
 	total=$(grep -o '"total_bytes":[0-9]*' "$T/out" | cut -d: -f2)
 	added=$(grep -o '"data_added":[0-9]*' "$T/out" | cut -d: -f2)
 	note "night $night: dump $total bytes, $added new bytes ($((added * 100 / total))%)"
-	[ $((added * 100)) -lt $((total * 30)) ] || fail "night $night added $added of $total bytes (>= 30%)"
+	[ $((added * 100)) -lt $((total * 20)) ] || fail "night $night added $added of $total bytes (>= 20%)"
 	eval "NIGHT$night=$(grep -o '"snapshot_id":"[0-9a-f]*"' "$T/out" | cut -d'"' -f4)"
 	dumpdb src "$T/night$night.sql"
 done
