@@ -439,6 +439,32 @@ int arca_be_remove(arca_backend *be, const char *key)
 	}
 }
 
+int arca_be_remove_batch(arca_backend *be, const char *const *keys, size_t n, int *rcs)
+{
+	size_t i;
+	int rc, first = 0;
+	for (i = 0; i < n; i++)
+		if ((rc = key_check(keys[i], 0)))
+			return rc;
+	if (be->remove_batch && n > 1) {
+		count_request(be);
+		if ((rc = be->remove_batch(be, keys, n, rcs)))
+			return fail(be, keys[0], rc, NULL);
+		for (i = 0; i < n; i++)
+			if (rcs[i] && rcs[i] != ARCA_NOTFOUND)
+				return fail(be, keys[i], rcs[i], NULL);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		rcs[i] = arca_be_remove(be, keys[i]);
+		if (rcs[i] == ARCA_NOTFOUND)
+			arca_error_clear();
+		else if (rcs[i] && !first)
+			first = rcs[i];
+	}
+	return first;
+}
+
 void arca_be_stats_get(arca_backend *be, arca_be_stats *out)
 {
 	out->requests = __atomic_load_n(&be->n_requests, __ATOMIC_RELAXED);

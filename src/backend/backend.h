@@ -31,6 +31,13 @@ int arca_be_stat(arca_backend *be, const char *key, uint64_t *size);
 bool arca_be_exists(arca_backend *be, const char *key);
 int arca_be_list(arca_backend *be, const char *prefix, arca_backend_list_cb cb, void *payload);
 int arca_be_remove(arca_backend *be, const char *key);
+/*
+ * Remove several keys; durable on return like as many arca_be_remove calls
+ * (in one directory sync on the local backend).  rcs[i] is 0, ARCA_NOTFOUND
+ * or the failure of keys[i]; the return value is the first failure other
+ * than ARCA_NOTFOUND (its message recorded), or 0.
+ */
+int arca_be_remove_batch(arca_backend *be, const char *const *keys, size_t n, int *rcs);
 const char *arca_be_location(arca_backend *be);
 
 /*

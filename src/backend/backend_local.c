@@ -625,6 +625,56 @@ static int local_remove(arca_backend *be, const char *key)
 	return rc;
 }
 
+/* Unlink every key, then fsync each directory that lost an index file or a
+ * snapshot once (local_remove syncs after every unlink). */
+static int local_remove_batch(arca_backend *be, const char *const *keys, size_t n, int *rcs)
+{
+	local_be *lb = L(be);
+	char **dirs = calloc(n ? n : 1, sizeof(*dirs));
+	size_t i, k, ndirs = 0;
+	bool first = true;
+	int rc = 0;
+	if (!dirs)
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		char *path = NULL, *slash;
+		if ((rcs[i] = path_of(lb, keys[i], &path)))
+			continue;
+		if (unlink(path) != 0) {
+			if (errno == ENOENT)
+				rcs[i] = ARCA_NOTFOUND;
+			else if (first) {
+				rcs[i] = arca_error_errno(errno, "cannot remove %s", path);
+				first = false;
+			} else
+				rcs[i] = arca_status_from_errno(errno);
+			free(path);
+			continue;
+		}
+		cache_invalidate(lb, keys[i]);
+		slash = strrchr(path, '/');
+		*slash = '\0';
+		if (!strncmp(keys[i], "data/", 5) || !strncmp(keys[i], "locks/", 6)) {
+			free(path);
+			continue;
+		}
+		for (k = 0; k < ndirs && strcmp(dirs[k], path); k++)
+			;
+		if (k < ndirs)
+			free(path);
+		else
+			dirs[ndirs++] = path;
+	}
+	/* a failed sync fails the batch: nothing it removed is known durable */
+	for (k = 0; k < ndirs; k++) {
+		if (!rc)
+			rc = fsync_dir(dirs[k]);
+		free(dirs[k]);
+	}
+	free(dirs);
+	return rc;
+}
+
 /* ---- cleanup of temporaries ---- */
 
 typedef struct cleanup_ctx {
@@ -827,6 +877,7 @@ int arca_backend_local_new(arca_backend **out, const char *path)
 	lb->base.stat = local_stat;
 	lb->base.list = local_list;
 	lb->base.remove = local_remove;
+	lb->base.remove_batch = local_remove_batch;
 	lb->base.stream_open = local_stream_open;
 	lb->base.stream_write = local_stream_write;
 	lb->base.stream_commit = local_stream_commit;

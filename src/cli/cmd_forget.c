@@ -705,20 +705,47 @@ int cmd_forget(cli *c, int argc, char **argv)
 			rc = arca_error_set(ARCA_NOMEM, "out of memory");
 			goto fail;
 		}
+		/* one batch: the local backend syncs the directory once */
+		char (*keys)[80] = calloc(nremove ? nremove : 1, sizeof(*keys));
+		const char **kv = calloc(nremove ? nremove : 1, sizeof(*kv));
+		int *rcs = calloc(nremove ? nremove : 1, sizeof(*rcs));
+		arca_id *ids = calloc(nremove ? nremove : 1, sizeof(*ids));
+		size_t nk = 0;
+		if (!keys || !kv || !rcs || !ids) {
+			free(keys);
+			free(kv);
+			free(rcs);
+			free(ids);
+			rc = arca_error_set(ARCA_NOMEM, "out of memory");
+			goto fail;
+		}
 		for (i = 0; i < neg; i++)
 			for (k = 0; k < eg[i].g.n; k++) {
-				char hex[65], key[80];
-				if (verdicts[i][k].keep)
+				char hex[65];
+				if (verdicts[i][k].keep || nk == nremove)
 					continue;
 				arca_id_hex(hex, &eg[i].g.v[k]->id);
-				snprintf(key, sizeof(key), "snapshots/%s", hex);
-				if ((rc = arca_be_remove(be, key))) {
-					fprintf(stderr, "error: cannot remove snapshot %.8s: %s\n", hex, arca_error_message());
-					failed++;
-				} else {
-					rmids[removed++] = eg[i].g.v[k]->id;
-				}
+				snprintf(keys[nk], sizeof(keys[nk]), "snapshots/%s", hex);
+				kv[nk] = keys[nk];
+				ids[nk++] = eg[i].g.v[k]->id;
 			}
+		if (nk && (rc = arca_be_remove_batch(be, kv, nk, rcs)) && rc != ARCA_NOTFOUND)
+			fprintf(stderr, "error: %s\n", arca_error_message());
+		for (i = 0; i < nk; i++) {
+			if (rcs[i] && rcs[i] != ARCA_NOTFOUND) {
+				fprintf(stderr, "error: cannot remove snapshot %.8s\n", keys[i] + 10);
+				failed++;
+			} else if (rc && rc != ARCA_NOTFOUND && !rcs[i]) {
+				failed++; /* removed, but not known to be durable */
+			} else {
+				rmids[removed++] = ids[i];
+			}
+		}
+		rc = 0;
+		free(keys);
+		free(kv);
+		free(rcs);
+		free(ids);
 	}
 	if (!c->json && c->verbose >= 0) {
 		if (nremove == 0 && empty && !stored)

@@ -388,6 +388,36 @@ static int remove_object(pruner *p, const char *key)
 	return rc;
 }
 
+/* Step (c): remove the index files in one batch (an index file already
+ * gone, from an interrupted run, is fine); the test hook sees one step per
+ * file, all after the batch is durable. */
+static int remove_index_files(pruner *p, const arca_id *ids, size_t n)
+{
+	char (*keys)[80] = calloc(n ? n : 1, sizeof(*keys));
+	const char **kv = calloc(n ? n : 1, sizeof(*kv));
+	int *rcs = calloc(n ? n : 1, sizeof(*rcs));
+	size_t i;
+	int rc = 0;
+	if (!keys || !kv || !rcs)
+		rc = arca_error_set(ARCA_NOMEM, "out of memory");
+	for (i = 0; i < n && !rc; i++) {
+		char hex[65];
+		arca_id_hex(hex, &ids[i]);
+		snprintf(keys[i], sizeof(keys[i]), "index/%s", hex);
+		kv[i] = keys[i];
+	}
+	if (!rc && n)
+		rc = arca_be_remove_batch(arca_repo_backend(p->r), kv, n, rcs);
+	for (i = 0; i < n && !rc; i++) {
+		p->res->index_files_superseded++;
+		rc = checkpoint(p, ARCA_PRUNE_STEP_INDEX_REMOVED);
+	}
+	free(keys);
+	free(kv);
+	free(rcs);
+	return rc;
+}
+
 /* Everything after the plan: (a) new packs, (b) the index file, (c) old
  * index files deleted, (d) packs deleted. */
 static int execute(pruner *p, const arca_id *oldidx, size_t noldidx, bool index_dirty)
@@ -447,17 +477,9 @@ static int execute(pruner *p, const arca_id *oldidx, size_t noldidx, bool index_
 			goto out;
 
 		/* (c) the superseded index files; their removal is durable
-		 * before any pack goes */
-		for (i = 0; i < noldidx; i++) {
-			char hex[65];
-			arca_id_hex(hex, &oldidx[i]);
-			snprintf(key, sizeof(key), "index/%s", hex);
-			if ((rc = remove_object(p, key)))
-				goto out;
-			res->index_files_superseded++;
-			if ((rc = checkpoint(p, ARCA_PRUNE_STEP_INDEX_REMOVED)))
-				goto out;
-		}
+		 * before any pack goes (one batch: one directory sync) */
+		if ((rc = remove_index_files(p, oldidx, noldidx)))
+			goto out;
 	}
 
 	/* (d) packs no index file names any more */

@@ -287,6 +287,33 @@ static void test_remove(void **state)
 	arca_buf_free(&b);
 }
 
+/* A batch removes what exists, reports what did not, and leaves the rest;
+ * on the local backend through the driver's batch (one directory sync). */
+static void test_remove_batch(void **state)
+{
+	fx *f = *state;
+	const char *keys[] = { "index/aa", "index/missing", "snapshots/bb", "index/cc" };
+	int rcs[4] = { -100, -100, -100, -100 };
+	put_str(f->be, "index/aa", "1");
+	put_str(f->be, "index/cc", "3");
+	put_str(f->be, "snapshots/bb", "2");
+	put_str(f->be, "index/kept", "4");
+	assert_int_equal(arca_be_remove_batch(f->be, keys, 4, rcs), 0);
+	assert_int_equal(rcs[0], 0);
+	assert_int_equal(rcs[1], ARCA_NOTFOUND);
+	assert_int_equal(rcs[2], 0);
+	assert_int_equal(rcs[3], 0);
+	assert_false(arca_be_exists(f->be, "index/aa"));
+	assert_false(arca_be_exists(f->be, "snapshots/bb"));
+	assert_false(arca_be_exists(f->be, "index/cc"));
+	assert_get(f->be, "index/kept", "4");
+	/* a bad key refuses the whole batch before anything is removed */
+	keys[0] = "index/kept";
+	keys[1] = "../escape";
+	assert_int_equal(arca_be_remove_batch(f->be, keys, 2, rcs), ARCA_INVAL);
+	assert_get(f->be, "index/kept", "4");
+}
+
 static void test_bad_keys(void **state)
 {
 	fx *f = *state;
@@ -725,6 +752,7 @@ int main(void)
 		BOTH(test_noreplace),
 		BOTH(test_list),
 		BOTH(test_remove),
+		BOTH(test_remove_batch),
 		BOTH(test_bad_keys),
 		BOTH(test_threads),
 		cmocka_unit_test_setup_teardown(test_local_files, setup_local, teardown),

@@ -57,6 +57,13 @@ struct arca_backend {
 	int (*stream_write)(arca_backend *be, void *handle, const void *p, size_t n);
 	int (*stream_commit)(arca_backend *be, void *handle, const char *key);
 	void (*stream_abort)(arca_backend *be, void *handle);
+	/* Optional (NULL: the generic layer removes one key at a time): remove
+	 * keys[0..n), setting rcs[i] to 0, ARCA_NOTFOUND or a failure, and
+	 * return only when the removals that succeeded are as durable as n
+	 * single removes would have made them (the local driver syncs each
+	 * directory once instead of once per key).  Returns 0 unless the
+	 * batch as a whole failed. */
+	int (*remove_batch)(arca_backend *be, const char *const *keys, size_t n, int *rcs);
 	/* A short description for messages ("/srv/repo"), borrowed. */
 	const char *(*location)(arca_backend *be);
 	void (*free)(arca_backend *be);
