@@ -89,6 +89,20 @@ int cmd_repair(cli *c, int argc, char **argv);
 int cmd_unlock(cli *c, int argc, char **argv);
 int cmd_forget(cli *c, int argc, char **argv);
 int cmd_log(cli *c, int argc, char **argv);
+int cmd_replicate(cli *c, int argc, char **argv);
+int cmd_scrub(cli *c, int argc, char **argv);
+int cmd_replicas(cli *c, int argc, char **argv);
+/* Replicate r to url and print the summary (replicate, backup
+ * --replicate-to); returns a status code (the error record is set). */
+struct arca_replicate_opts;
+int cli_replicate_to(cli *c, arca_repo *r, const char *url, const struct arca_replicate_opts *o);
+/* Scrub repos[0..n) (urls name them in messages), print the findings and
+ * return the exit code (scrub, check --repair-from). */
+struct arca_scrub_opts;
+int cli_run_scrub(cli *c, arca_repo *const *repos, const char *const *urls, size_t n,
+		  const struct arca_scrub_opts *so);
+/* Open another copy of the repository with the same password. */
+int cli_open_other(cli *c, const char *url, arca_repo **out);
 /* "--since" argument: a time, or a duration before now ("30d", "30d-ago").
  * ARCA_INVAL with a message otherwise. */
 int cli_parse_since(const char *s, int64_t *out);

@@ -2,6 +2,7 @@
  * cli/cmd_backup.c - arca backup: paths, --stdin, --stdin-from-command.
  */
 #include "cli/cli.h"
+#include "replica/replica.h"
 #include "util/timefmt.h"
 
 #include <errno.h>
@@ -76,11 +77,12 @@ int cmd_backup(cli *c, int argc, char **argv)
 		{ "parent", required_argument, 0, 'P' },
 		{ "force", no_argument, 0, 'f' },
 		{ "threads", required_argument, 0, 'j' },
+		{ "replicate-to", required_argument, 0, 'R' },
 		{ 0, 0, 0, 0 },
 	};
 	arca_backup_opts bo = ARCA_BACKUP_OPTS_INIT;
 	arca_backup_result res;
-	strv excludes = { 0 }, tags = { 0 }, owned = { 0 };
+	strv excludes = { 0 }, tags = { 0 }, owned = { 0 }, replicas = { 0 };
 	arca_kv *meta = NULL;
 	size_t nmeta = 0, i;
 	bool use_stdin = false, from_cmd = false;
@@ -140,6 +142,7 @@ int cmd_backup(cli *c, int argc, char **argv)
 		case 'P': parent_sel = optarg; break;
 		case 'f': bo.no_parent = true; break;
 		case 'j': bo.threads = (unsigned)atoi(optarg); break;
+		case 'R': strv_push(&replicas, optarg); break;
 		default: return cli_usage("backup: unknown option");
 		}
 	}
@@ -278,6 +281,17 @@ out:
 	/* a snapshot was saved unless the backup failed */
 	cli_audit(c, r, "backup", t0, code, &res.snapshot_id, code == EXIT_OK || code == EXIT_PARTIAL,
 		  res.stats.bytes_added, NULL, NULL);
+	/* the snapshot is committed: now its replicas (each gets everything
+	 * it lacks, this backup's audit entry included) */
+	for (i = 0; i < replicas.n && (code == EXIT_OK || code == EXIT_PARTIAL); i++) {
+		arca_replicate_opts ro;
+		memset(&ro, 0, sizeof(ro));
+		if ((rc = cli_replicate_to(c, r, replicas.v[i], &ro))) {
+			arca_error_prefix(rc, "snapshot %.8s is saved, but replicating it to %s failed", hex,
+					  replicas.v[i]);
+			code = cli_fail(c, rc);
+		}
+	}
 	arca_snapshot_list_free(&l);
 	arca_repo_close(r);
 	for (i = 0; i < nmeta; i++)
@@ -285,6 +299,7 @@ out:
 	free(meta);
 	free(excludes.v);
 	free(tags.v);
+	free(replicas.v);
 	for (i = 0; i < owned.n; i++)
 		free((char *)owned.v[i]);
 	free(owned.v);

@@ -1,8 +1,13 @@
 /*
- * cli/cmd_check.c - arca check [--read-data | --read-data-subset N%].
- * Exit 13 when damage is found.
+ * cli/cmd_check.c - arca check [--read-data | --read-data-subset N%]
+ * [--repair-from REPO]...  Exit 13 when damage is found.
+ *
+ * --repair-from first scrubs this repository together with the given
+ * copies (cmd_replica.c: every object of each is hashed, and missing or
+ * damaged ones are replaced by a good copy from another), then checks.
  */
 #include "cli/cli.h"
+#include "replica/replica.h"
 #include "util/timefmt.h"
 
 #include <getopt.h>
@@ -31,6 +36,7 @@ int cmd_check(cli *c, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "read-data", no_argument, 0, 'd' },
 		{ "read-data-subset", required_argument, 0, 's' },
+		{ "repair-from", required_argument, 0, 'R' },
 		{ 0, 0, 0, 0 },
 	};
 	arca_check_opts co;
@@ -39,29 +45,56 @@ int cmd_check(cli *c, int argc, char **argv)
 	arca_buf b = ARCA_BUF_INIT;
 	arca_json j;
 	check_out out = { c, NULL };
+	const char **from = calloc((size_t)argc + 2, sizeof(*from));
+	arca_repo **copies = calloc((size_t)argc + 2, sizeof(*copies));
+	size_t nfrom = 1, i;
 	int o, rc, code = EXIT_OK;
 	double t0 = arca_monotonic();
 	memset(&co, 0, sizeof(co));
 	co.version = 1;
+	if (!from || !copies) {
+		free(from);
+		free(copies);
+		return EXIT_ERR;
+	}
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd': co.read_data = true; break;
+		case 'R': from[nfrom++] = optarg; break;
 		case 's': {
 			char *end;
 			double v = strtod(optarg, &end);
-			if (end == optarg || (*end && strcmp(end, "%")) || v <= 0 || v > 100)
-				return cli_usage("--read-data-subset takes a percentage like 10%%");
+			if (end == optarg || (*end && strcmp(end, "%")) || v <= 0 || v > 100) {
+				code = cli_usage("--read-data-subset takes a percentage like 10%%");
+				goto early;
+			}
 			co.read_data = true;
 			co.subset = v / 100.0;
 			break;
 		}
-		default: return cli_usage("check: unknown option");
+		default: code = cli_usage("check: unknown option"); goto early;
 		}
 	}
-	if ((rc = cli_open(c, &r)))
-		return cli_fail_open(c, rc);
+	if ((rc = cli_open(c, &r))) {
+		code = cli_fail_open(c, rc);
+		goto early;
+	}
 	if ((rc = arca_repo_lock(r, false)))
 		goto fail;
+	if (nfrom > 1) {
+		arca_scrub_opts so;
+		memset(&so, 0, sizeof(so));
+		from[0] = c->repo;
+		copies[0] = r;
+		for (i = 1; i < nfrom; i++)
+			if ((rc = cli_open_other(c, from[i], &copies[i]))) {
+				code = cli_fail_open(c, rc);
+				goto out;
+			}
+		if ((code = cli_run_scrub(c, copies, from, nfrom, &so)) != EXIT_OK && code != EXIT_DAMAGE)
+			goto out;
+		code = EXIT_OK; /* what is left is for check to report */
+	}
 	if (c->json) {
 		arca_json_init(&j, &b);
 		arca_json_obj_begin(&j);
@@ -113,5 +146,10 @@ out:
 	cli_audit(c, r, "check", t0, code, NULL, 0, 0, NULL, co.read_data ? "read data" : NULL);
 	arca_buf_free(&b);
 	arca_repo_close(r);
+	for (i = 1; i < nfrom; i++)
+		arca_repo_close(copies[i]);
+early:
+	free(from);
+	free(copies);
 	return code;
 }

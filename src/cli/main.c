@@ -35,6 +35,9 @@ static const char *usage_text =
 	"  repair      rebuild the index from packs (repair index)\n"
 	"  unlock      remove stale locks\n"
 	"  log         the audit history of operations (--since 30d, --op backup)\n"
+	"  replicate   copy to another repository what it lacks (--to REPO, --connections N)\n"
+	"  scrub       verify copies of the repository and repair each from the others (--replica REPO)\n"
+	"  replicas    which snapshots each replica holds and whether they are whole (status, list)\n"
 	"  version     print the version\n"
 	"\n"
 	"REPO is a path (or ARCA_REPO). Password: ARCA_PASSWORD, ARCA_PASSWORD_FILE or --password-file.\n"
@@ -320,6 +323,7 @@ static const struct {
 	{ "stats", cmd_stats }, { "check", cmd_check }, { "prune", cmd_prune }, { "repair", cmd_repair },
 	{ "unlock", cmd_unlock },
 	{ "forget", cmd_forget }, { "log", cmd_log },
+	{ "replicate", cmd_replicate }, { "scrub", cmd_scrub }, { "replicas", cmd_replicas },
 };
 
 /*

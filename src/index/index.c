@@ -379,8 +379,9 @@ bool arca_index_has_file(arca_index *ix, const arca_id *file)
 	return found;
 }
 
-int arca_index_foreach_file(arca_index *ix, int (*cb)(const arca_id *file, void *payload),
-			    void *payload)
+/* Enumerate the 32-byte keys of one of the id tables ("files", "packs"). */
+static int foreach_id(arca_index *ix, MDB_dbi dbi, const char *what, int (*cb)(const arca_id *id, void *payload),
+		      void *payload)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur = NULL;
@@ -390,15 +391,15 @@ int arca_index_foreach_file(arca_index *ix, int (*cb)(const arca_id *file, void 
 
 	if ((rc = read_begin(ix, &txn)))
 		return rc;
-	if ((mrc = mdb_cursor_open(txn, ix->files, &cur))) {
+	if ((mrc = mdb_cursor_open(txn, dbi, &cur))) {
 		rc = mdb_fail(ix, mrc, "cannot open cursor");
 		goto out;
 	}
 	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
 	     mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != ARCA_ID_LEN) {
-			rc = arca_error_set(ARCA_CORRUPT, "index %s: index file entry with a %zu-byte key",
-					    ix->dir, k.mv_size);
+			rc = arca_error_set(ARCA_CORRUPT, "index %s: %s entry with a %zu-byte key", ix->dir, what,
+					    k.mv_size);
 			goto out;
 		}
 		memcpy(id.b, k.mv_data, ARCA_ID_LEN);
@@ -406,12 +407,23 @@ int arca_index_foreach_file(arca_index *ix, int (*cb)(const arca_id *file, void 
 			goto out;
 	}
 	if (mrc != MDB_NOTFOUND)
-		rc = mdb_fail(ix, mrc, "cannot read index files");
+		rc = mdb_fail(ix, mrc, "cannot read the index");
 out:
 	if (cur)
 		mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return rc;
+}
+
+int arca_index_foreach_file(arca_index *ix, int (*cb)(const arca_id *file, void *payload),
+			    void *payload)
+{
+	return foreach_id(ix, ix->files, "index file", cb, payload);
+}
+
+int arca_index_foreach_pack(arca_index *ix, int (*cb)(const arca_id *pack, void *payload), void *payload)
+{
+	return foreach_id(ix, ix->packs, "pack", cb, payload);
 }
 
 int arca_index_foreach_blob(arca_index *ix,

@@ -57,6 +57,8 @@ bool arca_index_has_file(arca_index *ix, const arca_id *file);
  * returned. */
 int arca_index_foreach_file(arca_index *ix, int (*cb)(const arca_id *file, void *payload),
 			    void *payload);
+/* Enumerate the packs some absorbed index file names (sorted by id). */
+int arca_index_foreach_pack(arca_index *ix, int (*cb)(const arca_id *pack, void *payload), void *payload);
 /* Enumerate every blob (sorted by id). */
 int arca_index_foreach_blob(arca_index *ix,
 			    int (*cb)(const arca_id *blob, const arca_index_loc *loc, void *payload),

@@ -393,10 +393,25 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+/* 16 hex digits naming where the repository is: the real path of a local
+ * one (so "./repo" and "/srv/repo" share a cache), else its location. */
+static void location_tag(arca_repo *r, char out[17])
+{
+	const char *where = arca_be_location(r->be);
+	char *real = (r->be->caps & ARCA_BACKEND_CAP_LOCAL) ? realpath(where, NULL) : NULL;
+	char hex[65];
+	arca_id h;
+	arca_sha256(&h, real ? real : where, strlen(real ? real : where));
+	free(real);
+	arca_id_hex(hex, &h);
+	memcpy(out, hex, 16);
+	out[16] = '\0';
+}
+
 static int setup_cache(arca_repo *r, const char *cache_dir)
 {
 	const char *root = cache_dir, *e;
-	char base[4096], dir[4300], hex[65], tag[4400];
+	char base[4096], dir[4300], hex[65], loc[17], tag[4400];
 	FILE *f;
 	int rc;
 	if (!root && (e = getenv("ARCA_CACHE_DIR")) && *e)
@@ -410,10 +425,20 @@ static int setup_cache(arca_repo *r, const char *cache_dir)
 			snprintf(base, sizeof(base), "/tmp/arca-cache-%u", (unsigned)getuid());
 		root = base;
 	}
+	/* One cache per repository id and location: a replica has the same id
+	 * (it is a copy) but may hold other index files, and replicate opens
+	 * both in one process, where one LMDB environment cannot be opened
+	 * twice. */
 	arca_id_hex(hex, &r->id);
-	snprintf(dir, sizeof(dir), "%s/%s", root, hex);
+	location_tag(r, loc);
+	snprintf(dir, sizeof(dir), "%s/%s/%s", root, hex, loc);
 	if ((rc = mkdir_p(dir)))
 		return rc;
+	snprintf(tag, sizeof(tag), "%s/location", dir);
+	if (access(tag, F_OK) && (f = fopen(tag, "w"))) {
+		fprintf(f, "%s\n", arca_be_location(r->be));
+		fclose(f);
+	}
 	snprintf(tag, sizeof(tag), "%s/CACHEDIR.TAG", root);
 	if (access(tag, F_OK) && (f = fopen(tag, "w"))) {
 		fputs("Signature: 8a477f597d28d172789f06886806bc55\n# arca cache; safe to delete\n", f);
