@@ -4,7 +4,8 @@
 # big packs go up as multipart uploads, listings page with continuation
 # tokens, a wrong secret fails clearly without leaking it, no credential
 # ever reaches the output, region "auto" (GCS's XML API) signs correctly,
-# and a lock left by a dead process on another host expires by its lease.
+# a lock left by a dead process on another host expires by its lease, and
+# replicate copies a local repository into a bucket and back.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/servers.sh"
 need_servers
@@ -73,6 +74,17 @@ faultd_rules '[{"action": "noreplace"}]'
 ARCA_S3_ENDPOINT=$FAULTD_URL ARCA_S3_NOREPLACE=1 expect_exit 1 arca -r "$R" init --kdf-memory 8M --kdf-time 1
 keep
 assert_contains "$T/err" "already exists"
+
+# ---- replicate (the generic backend API) from a local repository into the
+# bucket and back: the layouts are the same
+init_repo "$T/local"; keep
+ok arca -r "$T/local" backup "$T/src"; keep
+ok arca -r "$T/local" replicate --to s3://arca-test/replica; keep
+ok arca -r s3://arca-test/replica check --read-data; keep
+assert_contains "$T/out" "no errors were found"
+ok arca -r s3://arca-test/replica replicate --to "$T/back"; keep
+ok arca -r "$T/back" restore latest --target "$T/dst4"; keep
+assert_same_tree "$T/src" "$(restored "$T/dst4" "$T/src")"
 
 # ---- a wrong secret: exit 1, names the status, never shows a secret
 AWS_SECRET_ACCESS_KEY=wrong-secret-4711 expect_exit 1 arca -r "$R" snapshots
