@@ -37,12 +37,13 @@ FUZZ_SRC = $(sort $(wildcard fuzz/fuzz_*.c))
 REPLAY_BIN = $(FUZZ_SRC:fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
 FUZZ_BIN = $(FUZZ_SRC:fuzz/fuzz_%.c=build-fuzz/fuzz_%)
 
-.PHONY: all deps test test-fast unit e2e fuzz-replay sanitize demo fuzz lint bench clean help
+.PHONY: all deps servers test test-fast unit e2e fuzz-replay sanitize demo fuzz lint bench clean help
 
 all: $(BUILD)/arca
 
 help:
 	@echo "make deps       install build and test dependencies (Debian 12, needs root)"
+	@echo "make servers    install the npm test servers (S3, GCS) from tests/servers/package-lock.json"
 	@echo "make            build build/arca"
 	@echo "make demo       deps + build + back up a sample tree, restore, verify"
 	@echo "make test       deps + every test: unit, fuzz corpus replay, end-to-end,"
@@ -54,6 +55,9 @@ help:
 
 deps:
 	@scripts/install-deps.sh
+
+servers:
+	@scripts/install-test-servers.sh
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -86,9 +90,10 @@ fuzz-replay: $(REPLAY_BIN)
 
 # The whole suite: the normal build, then ASan+UBSan.
 test: deps
+	@scripts/install-test-servers.sh
 	@tests/run-all.sh
 
-test-fast: all unit fuzz-replay
+test-fast: all unit fuzz-replay servers
 	@BUILD=$(BUILD) tests/run.sh
 
 demo: deps all

@@ -26,8 +26,8 @@ export ARCA_CACHE_DIR="$tmp/cache" ARCA_PASSWORD=fuzz-corpus
 	--chunker 64K,256K,1M --kdf-memory 8M --kdf-time 2 >/dev/null
 "$BUILD/arca" -q -r "$tmp/r-none" init --encryption none --compression none >/dev/null
 
-libs=$(pkg-config --libs libzstd libsodium openssl lmdb libpq 2>/dev/null ||
-	echo -lzstd -lsodium -lssl -lcrypto -llmdb -lpq)
+libs=$(pkg-config --libs libzstd libsodium openssl lmdb libpq libcurl expat jansson 2>/dev/null ||
+	echo -lzstd -lsodium -lssl -lcrypto -llmdb -lpq -lcurl -lexpat -ljansson)
 # shellcheck disable=SC2086
 "$CC" -std=c11 -Wall -Wextra -Werror -Wshadow -g -Iinclude -Isrc -D_GNU_SOURCE \
 	-o "$tmp/gen_corpus" fuzz/gen_corpus.c "$BUILD/libarca.a" $libs -lpthread

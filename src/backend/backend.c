@@ -27,10 +27,15 @@
 #include <time.h>
 
 #define KEY_MAX 1024
-#define RETRY_MAX 6                /* retries after the first attempt */
+/* Cloud stores throttle (503 SlowDown, 429) for seconds at a time: ten
+ * retries with waits capped at 8 s span about 30 s of backoff, and no
+ * operation keeps retrying once 60 s (ARCA_RETRY_MAX_SECONDS) have passed
+ * since its first attempt.  A single attempt is bounded by the HTTP
+ * timeouts (src/http/http.h). */
+#define RETRY_MAX 10               /* retries after the first attempt */
 #define RETRY_BASE_NS 50000000ull  /* 50 ms, doubled per retry */
 #define RETRY_CAP_NS 8000000000ull /* no single wait longer than 8 s */
-#define RETRY_TOTAL_NS 30000000000ull
+#define RETRY_TOTAL_S_DEFAULT 60
 
 /* ---- driver table ---- */
 
@@ -57,6 +62,16 @@ static int open_pg(arca_backend **out, const char *rest)
 	return rc;
 }
 
+static int open_s3(arca_backend **out, const char *rest)
+{
+	return arca_backend_s3_new(out, rest);
+}
+
+static int open_gcs(arca_backend **out, const char *rest)
+{
+	return arca_backend_gcs_new(out, rest);
+}
+
 /* URL schemes ("scheme://rest") this build has a driver for.  Any other
  * scheme (s3, gs, postgres, ...) is refused by name rather than taken for
  * a directory called "s3:". */
@@ -67,6 +82,8 @@ static const struct scheme {
 	{ "file", open_local },
 	{ "postgres", open_pg },
 	{ "postgresql", open_pg },
+	{ "s3", open_s3 },
+	{ "gs", open_gcs },
 };
 
 static int url_scheme(const char *url, size_t *len)
@@ -117,7 +134,7 @@ int arca_backend_open(arca_backend **out, const char *url)
 	return arca_error_hint(arca_error_set(ARCA_INVAL,
 					      "repository scheme '%.*s' is not supported by this build",
 					      (int)slen, url),
-			       "use a local path, file:///path or mem:");
+			       "use a local path, file:///path, s3://bucket/prefix, gs://bucket/prefix or mem:");
 check:
 	if (rc)
 		return rc;
@@ -199,10 +216,24 @@ static uint64_t jitter_rand(void)
 	return s;
 }
 
-typedef struct retry_state {
-	unsigned attempt;
-	uint64_t start;
-} retry_state;
+typedef arca_be_retry retry_state;
+
+/* Read at every failure (rare), so that a process may change it. */
+static uint64_t retry_total_ns(void)
+{
+	const char *e = getenv("ARCA_RETRY_MAX_SECONDS");
+	char *end;
+	double v = e && *e ? strtod(e, &end) : 0;
+	if (!e || !*e || *end || !(v >= 0 && v <= 86400))
+		v = RETRY_TOTAL_S_DEFAULT;
+	return (uint64_t)(v * 1e9);
+}
+
+void arca_be_retry_init(arca_be_retry *st)
+{
+	st->attempt = 0;
+	st->start = now_ns();
+}
 
 /* Whether to try again after rc; sleeps first.  Waits are "equal jitter":
  * uniformly in [d/2, d] for d = 50 ms * 2^attempt, capped. */
@@ -218,7 +249,7 @@ static int retry_again(arca_backend *be, retry_state *st, int rc)
 		d = RETRY_CAP_NS;
 	wait = d / 2 + jitter_rand() % (d / 2 + 1);
 	elapsed = now_ns() - st->start;
-	if (elapsed + wait > RETRY_TOTAL_NS)
+	if (elapsed + wait > retry_total_ns())
 		return 0;
 	ts.tv_sec = (time_t)(wait / 1000000000ull);
 	ts.tv_nsec = (long)(wait % 1000000000ull);
@@ -227,6 +258,24 @@ static int retry_again(arca_backend *be, retry_state *st, int rc)
 	st->attempt++;
 	__atomic_add_fetch(&be->n_retries, 1, __ATOMIC_RELAXED);
 	return 1;
+}
+
+bool arca_be_retry_again(arca_backend *be, arca_be_retry *st, int rc)
+{
+	return retry_again(be, st, rc) != 0;
+}
+
+int arca_be_retry_done(const arca_be_retry *st, int rc)
+{
+	char msg[1024], hint[512];
+	if (!rc || !st->attempt)
+		return rc;
+	snprintf(msg, sizeof(msg), "%s", arca_error_message());
+	snprintf(hint, sizeof(hint), "%s", arca_error_hint_text());
+	arca_error_set(rc, "%s (after %u retries)", msg, st->attempt);
+	if (*hint)
+		arca_error_hint(rc, "%s", hint);
+	return rc;
 }
 
 static void count_request(arca_backend *be)
@@ -275,7 +324,8 @@ out:
 
 int arca_be_get_range(arca_backend *be, const char *key, uint64_t off, uint64_t len, arca_buf *out)
 {
-	retry_state st = { 0, now_ns() };
+	retry_state st;
+	arca_be_retry_init(&st);
 	size_t mark = out->len;
 	int rc;
 
@@ -321,7 +371,8 @@ static int same_bytes(arca_backend *be, const char *key, const void *data, size_
 
 int arca_be_put(arca_backend *be, const char *key, const void *data, size_t len, unsigned flags)
 {
-	retry_state st = { 0, now_ns() };
+	retry_state st;
+	arca_be_retry_init(&st);
 	unsigned dflags = flags;
 	int rc;
 
@@ -356,7 +407,8 @@ int arca_be_put(arca_backend *be, const char *key, const void *data, size_t len,
 
 int arca_be_stat(arca_backend *be, const char *key, uint64_t *size)
 {
-	retry_state st = { 0, now_ns() };
+	retry_state st;
+	arca_be_retry_init(&st);
 	int rc;
 
 	*size = 0;
@@ -400,7 +452,8 @@ static int list_tramp(const char *key, uint64_t size, void *payload)
 
 int arca_be_list(arca_backend *be, const char *prefix, arca_backend_list_cb cb, void *payload)
 {
-	retry_state st = { 0, now_ns() };
+	retry_state st;
+	arca_be_retry_init(&st);
 	list_ctx lc = { cb, payload, 0, 0 };
 	int rc;
 
@@ -420,7 +473,8 @@ int arca_be_list(arca_backend *be, const char *prefix, arca_backend_list_cb cb, 
 
 int arca_be_remove(arca_backend *be, const char *key)
 {
-	retry_state st = { 0, now_ns() };
+	retry_state st;
+	arca_be_retry_init(&st);
 	int rc;
 
 	if ((rc = key_check(key, 0)))

@@ -14,15 +14,35 @@
 
 #include <stdbool.h>
 
-/* url: a path, "file://path", or "mem:" (process memory, for tests). */
+/* url: a path, "file://path", "s3://bucket/prefix", "gs://bucket/prefix",
+ * or "mem:" (process memory, for tests). */
 int arca_backend_open(arca_backend **out, const char *url);
 void arca_backend_free(arca_backend *be);
 
-/* Drivers. */
+/* Drivers.  rest: the URL after "scheme://". */
 int arca_backend_local_new(arca_backend **out, const char *path);
 int arca_backend_mem_new(arca_backend **out);
 /* url: postgres://user:pass@host:port/db?schema=NAME (backend_pg.c). */
 int arca_backend_pg_new(arca_backend **out, const char *url);
+int arca_backend_s3_new(arca_backend **out, const char *rest);
+int arca_backend_gcs_new(arca_backend **out, const char *rest);
+
+/*
+ * The retry policy of the wrappers, for drivers whose one operation takes
+ * several requests (a multipart upload in stream_commit, which the
+ * wrappers cannot retry as a whole): init once per request, then call
+ * again() after each failure; it sleeps and returns true while rc is
+ * ARCA_TRANSIENT and the bounds (attempts, ARCA_RETRY_MAX_SECONDS) allow
+ * another try.  Counts retries in be's counters.
+ */
+typedef struct arca_be_retry {
+	unsigned attempt;
+	uint64_t start;
+} arca_be_retry;
+void arca_be_retry_init(arca_be_retry *st);
+bool arca_be_retry_again(arca_backend *be, arca_be_retry *st, int rc);
+/* rc, with "(after N retries)" added to the message when st retried. */
+int arca_be_retry_done(const arca_be_retry *st, int rc);
 
 int arca_be_get(arca_backend *be, const char *key, arca_buf *out);
 int arca_be_get_range(arca_backend *be, const char *key, uint64_t off, uint64_t len, arca_buf *out);

@@ -5,8 +5,12 @@
  * are about to return.  Recording never changes that exit code: a failure
  * to append is a warning.  A command that could not open the repository
  * (no repository, wrong password) records nothing: there is no key.
+ * With -v it also reports what the command asked of the storage backend
+ * (requests, retries of transient failures, bytes), last thing before the
+ * command ends.
  */
 #include "cli/cli.h"
+#include "backend/backend.h"
 #include "util/timefmt.h"
 
 #include <pwd.h>
@@ -69,6 +73,16 @@ void cli_audit(cli *c, arca_repo *r, const char *op, double t0, int exit_code, c
 		fprintf(stderr, "warning: could not record the %s in the audit log: %s\n", op, arca_error_message());
 	}
 	free(err);
+	if (c && c->verbose >= 1) {
+		arca_be_stats st;
+		char in[32], out[32];
+		arca_be_stats_get(arca_repo_backend(r), &st);
+		cli_fmt_bytes(in, sizeof(in), st.bytes_in);
+		cli_fmt_bytes(out, sizeof(out), st.bytes_out);
+		fprintf(stderr, "backend %s: %llu requests, %llu retries, %s read, %s written\n",
+			arca_be_location(arca_repo_backend(r)), (unsigned long long)st.requests,
+			(unsigned long long)st.retries, in, out);
+	}
 	if (saved_code && saved_msg) {
 		arca_error_set(saved_code, "%s", saved_msg);
 		if (saved_hint && *saved_hint)

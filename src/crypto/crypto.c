@@ -12,15 +12,19 @@
  * data: it offers no integrity at all.  OpenSSL's error queue is converted
  * and cleared here.  This module makes no copies of keys; the AES key
  * schedule lives in an EVP context that OpenSSL wipes when it is freed.
+ * RS256 signing (RSA PKCS#1 v1.5 over SHA-256) is here too, for the JWTs
+ * a cloud driver exchanges for an access token: OpenSSL lives here.
  */
 #include "crypto/crypto.h"
 #include "arca/error.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <sodium.h>
 
 #include <limits.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -305,3 +309,92 @@ void arca_secure_free(void *p) { sodium_free(p); }
 void arca_wipe(void *p, size_t n) { sodium_memzero(p, n); }
 
 int arca_memcmp_ct(const void *a, const void *b, size_t n) { return sodium_memcmp(a, b, n) ? -1 : 0; }
+
+/* ---- RS256 ---- */
+
+static int load_pkey(EVP_PKEY **out, const char *pem, size_t pemlen, bool private_key)
+{
+	BIO *bio;
+	EVP_PKEY *k = NULL;
+	*out = NULL;
+	if (pemlen > INT_MAX || !(bio = BIO_new_mem_buf(pem, (int)pemlen)))
+		return ossl_fail(ARCA_NOMEM, "cannot read a pem key");
+	if (private_key) {
+		k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	} else {
+		k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+		if (!k) {
+			/* a private key carries its public half */
+			ERR_clear_error();
+			BIO_free(bio);
+			if (!(bio = BIO_new_mem_buf(pem, (int)pemlen)))
+				return ossl_fail(ARCA_NOMEM, "cannot read a pem key");
+			k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+		}
+	}
+	BIO_free(bio);
+	if (!k)
+		return ossl_fail(ARCA_INVAL, "not a readable pem key");
+	if (EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA) {
+		EVP_PKEY_free(k);
+		return arca_error_set(ARCA_INVAL, "not an rsa key");
+	}
+	*out = k;
+	return 0;
+}
+
+int arca_rs256_sign(arca_buf *sig, const char *pem, size_t pemlen, const void *msg, size_t n)
+{
+	EVP_PKEY *k = NULL;
+	EVP_MD_CTX *md = NULL;
+	size_t len = 0;
+	int rc;
+	if ((rc = load_pkey(&k, pem, pemlen, true)))
+		return rc;
+	if (!(md = EVP_MD_CTX_new())) {
+		rc = ossl_fail(ARCA_NOMEM, "out of memory");
+		goto out;
+	}
+	if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k) != 1 ||
+	    EVP_DigestSign(md, NULL, &len, msg, n) != 1) {
+		rc = ossl_fail(ARCA_ERROR, "rs256 signing failed");
+		goto out;
+	}
+	if ((rc = arca_buf_reserve(sig, len)))
+		goto out;
+	if (EVP_DigestSign(md, sig->data + sig->len, &len, msg, n) != 1) {
+		rc = ossl_fail(ARCA_ERROR, "rs256 signing failed");
+		goto out;
+	}
+	sig->len += len;
+out:
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+int arca_rs256_verify(const char *pem, size_t pemlen, const void *msg, size_t n, const void *sig,
+		      size_t siglen)
+{
+	EVP_PKEY *k = NULL;
+	EVP_MD_CTX *md = NULL;
+	int rc, ok;
+	if ((rc = load_pkey(&k, pem, pemlen, false)))
+		return rc;
+	if (!(md = EVP_MD_CTX_new())) {
+		rc = ossl_fail(ARCA_NOMEM, "out of memory");
+		goto out;
+	}
+	if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, k) != 1) {
+		rc = ossl_fail(ARCA_ERROR, "rs256 verification failed to start");
+		goto out;
+	}
+	ok = EVP_DigestVerify(md, sig, siglen, msg, n);
+	ERR_clear_error();
+	if (ok != 1)
+		rc = arca_error_set(ARCA_CORRUPT, "rs256 signature does not verify");
+out:
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(k);
+	return rc;
+}

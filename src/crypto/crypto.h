@@ -62,4 +62,16 @@ void arca_wipe(void *p, size_t n);
 /* Constant-time compare: 0 when equal. */
 int arca_memcmp_ct(const void *a, const void *b, size_t n);
 
+/*
+ * RSASSA-PKCS1-v1_5 with SHA-256 ("RS256" of JSON Web Tokens, used for
+ * Google service-account assertions).  pem: a PEM private key (PKCS#8 or
+ * PKCS#1), pemlen bytes.  Appends the signature to sig.  ARCA_INVAL when
+ * the key cannot be read or is not RSA (the message never quotes the key).
+ */
+int arca_rs256_sign(arca_buf *sig, const char *pem, size_t pemlen, const void *msg, size_t n);
+/* Verify an RS256 signature with a PEM public key (or a private key, whose
+ * public half is used): 0 when valid, ARCA_CORRUPT when not. */
+int arca_rs256_verify(const char *pem, size_t pemlen, const void *msg, size_t n, const void *sig,
+		      size_t siglen);
+
 #endif

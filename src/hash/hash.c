@@ -29,7 +29,7 @@ struct arca_sha256_ctx {
 	EVP_MD_CTX *md;
 };
 
-static EVP_MD *g_sha256;
+static EVP_MD *g_sha256, *g_md5;
 static EVP_MAC *g_hmac;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
@@ -37,6 +37,7 @@ static void fetch_algorithms(void)
 {
 	g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	g_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	g_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
 }
 
 /* Unreportable failure inside a void function: see the file comment. */
@@ -78,6 +79,14 @@ void arca_sha256(arca_id *out, const void *p, size_t n)
 	    EVP_DigestFinal_ex(ctx, out->b, &len) != 1 || len != ARCA_ID_LEN)
 		hash_fatal();
 	EVP_MD_CTX_free(ctx);
+}
+
+void arca_md5(uint8_t out[ARCA_MD5_LEN], const void *p, size_t n)
+{
+	unsigned int len = 0;
+	pthread_once(&g_once, fetch_algorithms);
+	if (!g_md5 || EVP_Digest(p, n, out, &len, g_md5, NULL) != 1 || len != ARCA_MD5_LEN)
+		hash_fatal();
 }
 
 void arca_hmac_sha256(arca_id *out, const uint8_t *key, size_t keylen, const void *p, size_t n)

@@ -5,6 +5,9 @@
  * encrypted repository chunk ids are keyed (HMAC-SHA-256 with the repo's id
  * key) so that ids do not reveal content; otherwise plain SHA-256.  This is
  * the only module besides crypto/ that includes OpenSSL headers.
+ *
+ * MD5 is here only because HTTP object stores check uploads with it
+ * (Content-MD5, GCS md5Hash); it names nothing in a repository.
  */
 #ifndef ARCA_HASH_H
 #define ARCA_HASH_H
@@ -22,6 +25,10 @@ typedef struct arca_id {
 
 void arca_sha256(arca_id *out, const void *p, size_t n);
 void arca_hmac_sha256(arca_id *out, const uint8_t *key, size_t keylen, const void *p, size_t n);
+
+#define ARCA_MD5_LEN 16
+/* MD5 of p[0..n) (upload checksums only, see above). */
+void arca_md5(uint8_t out[ARCA_MD5_LEN], const void *p, size_t n);
 
 /* Streaming SHA-256 for whole packs and files. Opaque, heap-allocated. */
 typedef struct arca_sha256_ctx arca_sha256_ctx;

@@ -315,6 +315,10 @@ int arca_repo_cleanup_leftovers(arca_repo *r, unsigned *removed)
 {
 	if (removed)
 		*removed = 0;
+	/* Only the local driver writes visible temporary names.  Object
+	 * stores publish an object whole when its upload completes; what a
+	 * killed upload leaves (multipart parts, a local spool file already
+	 * unlinked) is invisible to listings and never becomes an object. */
 	if (!(r->be->caps & ARCA_BACKEND_CAP_LOCAL))
 		return 0;
 	return arca_backend_local_cleanup_temps(r->be, 24 * 3600, removed);

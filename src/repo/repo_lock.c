@@ -25,6 +25,23 @@
 
 #define LOCK_MAGIC "ARCALOCK"
 #define ARCA_LOCK_STALE_SEC (30 * 60)
+
+/* The lease: a lock not refreshed for this long is stale, whoever holds it.
+ * It is the only test for locks of other hosts (a cloud repository shared
+ * by several machines), where no pid can be checked; it compares the
+ * holder's clock with ours, so it must stay well above both the refresh
+ * period and any plausible clock skew.  ARCA_LOCK_STALE_SECONDS overrides
+ * it (tests). */
+static int64_t lock_stale_sec(void)
+{
+	const char *e = getenv("ARCA_LOCK_STALE_SECONDS");
+	char *end;
+	long long v;
+	if (!e || !*e)
+		return ARCA_LOCK_STALE_SEC;
+	v = strtoll(e, &end, 10);
+	return (*end || v < 1) ? ARCA_LOCK_STALE_SEC : (int64_t)v;
+}
 #define ARCA_LOCK_REFRESH_SEC (5 * 60)
 
 typedef struct lock_info {
@@ -145,7 +162,7 @@ static int scan_one(const char *key, uint64_t size, void *payload)
 	if (!strcmp(host, li.host) && li.pid != (uint64_t)getpid() &&
 	    kill((pid_t)li.pid, 0) && errno == ESRCH)
 		stale = true;
-	if (age > ARCA_LOCK_STALE_SEC)
+	if (age > lock_stale_sec())
 		stale = true;
 	if (stale) {
 		arca_repo_warn(s->r, "removing stale %s lock %s held by pid %llu on %s (%lld s old)",

@@ -25,7 +25,7 @@ fi
 gcc -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -pthread $SAN_CFLAGS \
 	-I"$ROOT_DIR/include" -I"$ROOT_DIR/src" -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
 	-o "$T/bin/craft_hostile" "$E2E_DIR/craft_hostile.c" "$LIB" \
-	$(pkg-config --libs libzstd libsodium openssl lmdb libpq 2>/dev/null || echo -lzstd -lsodium -lssl -lcrypto -llmdb -lpq) \
+	$(pkg-config --libs libzstd libsodium openssl lmdb libpq libcurl expat jansson 2>/dev/null || echo -lzstd -lsodium -lssl -lcrypto -llmdb -lpq -lcurl -lexpat -ljansson) \
 	-lpthread 2>"$T/cc.err" || fail "cannot build craft_hostile: $(head -c 3000 "$T/cc.err")"
 
 # Everything a hostile entry aims at lives in the arena: the target's
