@@ -158,6 +158,11 @@ int arca_repo_blob_load(arca_repo_reader *rd, const arca_id *id, arca_buf *out);
  * next call; NULL to forget): from a remote backend, blobs that follow one
  * another in a pack are then fetched with one ranged read. */
 void arca_repo_reader_hint(arca_repo_reader *rd, const arca_id *next, size_t n);
+/* For restores from a remote backend (no-op on a local one): readers of r
+ * share a read-ahead of the pack bytes after each blob they miss, so the
+ * small files a backup packed together come in a few requests.  Lists
+ * data/ once. */
+int arca_repo_readahead_enable(arca_repo *r);
 int arca_repo_blob_lookup(arca_repo *r, const arca_id *id, arca_index_loc *loc);
 
 /* ---- small objects (snapshots) ---- */

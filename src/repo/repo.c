@@ -606,6 +606,7 @@ void arca_repo_close(arca_repo *r)
 		return;
 	if (r->lock.held)
 		arca_repo_unlock(r);
+	arca_readahead_free(r->ra);
 	arca_index_close(r->ix);
 	arca_backend_free(r->be);
 	arca_secure_free(r->keys);

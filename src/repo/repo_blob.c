@@ -52,6 +52,19 @@ static int pack_sink(const void *p, size_t n, void *payload)
  * ever fetched.
  */
 #define WINDOW_MAX (4u << 20)
+/* Tree blobs from a remote backend: their whole pack is fetched once and
+ * kept (the last TREE_PACKS packs per reader).  Trees are written children
+ * first, so a walk from the root reads a tree pack backwards: no forward
+ * window helps, and a restore or ls would otherwise make one request per
+ * directory.  Packs larger than TREE_PACK_MAX are read blob by blob. */
+#define TREE_PACKS 2
+#define TREE_PACK_MAX (64u << 20)
+
+typedef struct tree_pack {
+	arca_id pack;
+	arca_buf data; /* the whole pack; len 0: slot empty */
+	uint64_t used;  /* LRU clock */
+} tree_pack;
 
 struct arca_repo_reader {
 	arca_repo *r;
@@ -62,6 +75,8 @@ struct arca_repo_reader {
 	uint64_t win_off;
 	const arca_id *hint; /* blobs expected next, in order (borrowed) */
 	size_t nhint, hint_pos;
+	tree_pack trees[TREE_PACKS];
+	uint64_t clock;
 };
 
 void arca_repo_pack_key(char *out, const arca_id *pack)
@@ -356,6 +371,8 @@ void arca_repo_reader_free(arca_repo_reader *rd)
 	arca_zctx_free(rd->z);
 	arca_buf_free(&rd->stored);
 	arca_buf_free(&rd->window);
+	for (int i = 0; i < TREE_PACKS; i++)
+		arca_buf_free(&rd->trees[i].data);
 	free(rd);
 }
 
@@ -369,6 +386,48 @@ void arca_repo_reader_hint(arca_repo_reader *rd, const arca_id *next, size_t n)
 	rd->hint = next;
 	rd->nhint = next ? n : 0;
 	rd->hint_pos = 0;
+}
+
+/* A tree blob from a remote backend, out of its cached whole pack. */
+static int read_tree_pack(arca_repo_reader *rd, const arca_index_loc *loc, const char *key, const uint8_t **p,
+			  size_t *len)
+{
+	arca_repo *r = rd->r;
+	tree_pack *slot = NULL;
+	uint64_t size;
+	int i, rc;
+	for (i = 0; i < TREE_PACKS; i++)
+		if (rd->trees[i].data.len && arca_id_eq(&rd->trees[i].pack, &loc->pack)) {
+			slot = &rd->trees[i];
+			break;
+		}
+	if (!slot) {
+		for (i = 0; i < TREE_PACKS; i++) /* the empty or least recently used slot */
+			if (!slot || rd->trees[i].used < slot->used)
+				slot = &rd->trees[i];
+		if ((rc = arca_be_stat(r->be, key, &size)))
+			return rc;
+		if (size > TREE_PACK_MAX || loc->offset + loc->stored_len > size) {
+			arca_buf_clear(&rd->stored); /* too big to keep, or damaged: just the blob */
+			if ((rc = arca_be_get_range(r->be, key, loc->offset, loc->stored_len, &rd->stored)))
+				return rc;
+			*p = rd->stored.data;
+			*len = rd->stored.len;
+			return 0;
+		}
+		arca_buf_clear(&slot->data);
+		if ((rc = arca_be_get(r->be, key, &slot->data))) {
+			slot->data.len = 0;
+			return rc;
+		}
+		slot->pack = loc->pack;
+	}
+	slot->used = ++rd->clock;
+	if (loc->offset + loc->stored_len > slot->data.len)
+		return arca_error_set(ARCA_CORRUPT, "%s is shorter than its index says", key);
+	*p = slot->data.data + loc->offset;
+	*len = loc->stored_len;
+	return 0;
 }
 
 /* Where the stored bytes of blob id (at loc) are: in the window, or read
@@ -397,6 +456,8 @@ static int read_stored(arca_repo_reader *rd, const arca_id *id, const arca_index
 		*len = rd->stored.len;
 		return 0;
 	}
+	if (loc->type == ARCA_BLOB_TREE)
+		return read_tree_pack(rd, loc, key, p, len);
 	/* find id in the hint list (it is usually the next one), then take the
 	 * blobs that follow it back to back in the same pack */
 	for (i = rd->hint_pos; i < rd->nhint && !arca_id_eq(&rd->hint[i], id); i++)
@@ -414,6 +475,14 @@ static int read_stored(arca_repo_reader *rd, const arca_id *id, const arca_index
 			end += next.stored_len;
 		}
 	}
+	if (r->ra && end - loc->offset < (1u << 20)) { /* a small file: shared read-ahead */
+		arca_buf_clear(&rd->stored);
+		if ((rc = arca_readahead_read(r->ra, r->be, key, &loc->pack, loc->offset, loc->stored_len, &rd->stored)))
+			return rc;
+		*p = rd->stored.data;
+		*len = rd->stored.len;
+		return 0;
+	}
 	arca_buf_clear(&rd->window);
 	if ((rc = arca_be_get_range(r->be, key, loc->offset, end - loc->offset, &rd->window))) {
 		rd->window.len = 0;
@@ -430,8 +499,8 @@ int arca_repo_blob_load(arca_repo_reader *rd, const arca_id *id, arca_buf *out)
 {
 	arca_repo *r = rd->r;
 	arca_index_loc loc;
-	const uint8_t *stored;
-	size_t stored_len;
+	const uint8_t *stored = NULL;
+	size_t stored_len = 0;
 	char hex[65], phex[65];
 	size_t start = out->len;
 	arca_id got;

@@ -740,7 +740,7 @@ int arca_restore(arca_repo *r, const arca_snapshot *snap, const arca_restore_opt
 		rc = arca_error_errno(errno, "cannot open target %s", o->target);
 		goto out;
 	}
-	if ((rc = arca_repo_reader_new(&s.rd, r)))
+	if ((rc = arca_repo_reader_new(&s.rd, r)) || (rc = arca_repo_readahead_enable(r)))
 		goto out;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	s.nworkers = o->threads ? o->threads : (unsigned)(ncpu > 0 ? ncpu : 2);

@@ -997,6 +997,49 @@ static void test_reader_window(void **state)
 	arca_repo_close(r);
 }
 
+/* Read-ahead (remote restores): readers that each load one small blob
+ * (like restore workers given one small file each) share the read of the
+ * bytes that follow: a few requests in all, every blob intact. */
+static void test_readahead(void **state)
+{
+	fx *f = *state;
+	enum { N = 40 };
+	static uint8_t data[N][3000];
+	arca_repo *r = init_at(f, "mem:", ARCA_CIPHER_XCHACHA20_POLY1305, "pw1");
+	arca_repo_writer *w = NULL;
+	arca_repo_reader *rd[3] = { NULL, NULL, NULL };
+	arca_be_stats before, after;
+	arca_buf out = ARCA_BUF_INIT;
+	arca_id ids[N];
+	bool added;
+	size_t i;
+	assert_int_equal(arca_repo_writer_new(&w, r), 0);
+	for (i = 0; i < N; i++) {
+		fill(data[i], sizeof(data[i]), 500 + i, 0);
+		assert_int_equal(arca_repo_blob_save(w, ARCA_BLOB_DATA, data[i], sizeof(data[i]), &ids[i], &added), 0);
+	}
+	assert_int_equal(arca_repo_writer_flush(w), 0);
+	assert_int_equal(arca_repo_commit_index(r), 0);
+	arca_repo_writer_free(w);
+	assert_int_equal(arca_repo_readahead_enable(r), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(arca_repo_reader_new(&rd[i], r), 0);
+	arca_be_stats_get(arca_repo_backend(r), &before);
+	for (i = 0; i < N; i++) {
+		arca_buf_clear(&out);
+		arca_repo_reader_hint(rd[i % 3], &ids[i], 1);
+		assert_int_equal(arca_repo_blob_load(rd[i % 3], &ids[i], &out), 0);
+		assert_int_equal(out.len, sizeof(data[i]));
+		assert_memory_equal(out.data, data[i], sizeof(data[i]));
+	}
+	arca_be_stats_get(arca_repo_backend(r), &after);
+	assert_int_equal(after.requests - before.requests, 1);
+	for (i = 0; i < 3; i++)
+		arca_repo_reader_free(rd[i]);
+	arca_buf_free(&out);
+	arca_repo_close(r);
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -1020,6 +1063,7 @@ int main(void)
 		T(test_config_replaced),
 		T(test_cleanup_leftovers),
 		T(test_reader_window),
+		T(test_readahead),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# bench/cloud.sh - arca against S3 (s3rver on loopback, the tests' server):
+#
+#   replicate a local repository to S3    vs  aws s3 sync of the same directory (throughput)
+#   restore latest from the S3 replica    vs  restore from the local repository (time)
+#   objects and requests per GB stored    arca vs restic (backup and restore of the same data,
+#                                         counted by a pass-through proxy, tests/servers/faultd.py)
+#
+# Not run by the tests.  Data: bench/gen.py's tree (BENCH_SCALE of ~1 GB of /usr files),
+# generated once into $BENCH_DIR/data like bench/run.sh does.  Installs awscli and restic with
+# apt-get when missing (as root), and the npm test servers (make servers).
+# Environment:
+#   BENCH_DIR    work directory (default /var/tmp/arca-bench; data is reused from there)
+#   BENCH_SCALE  data size factor (default 0.3: ~300 MB of files)
+#   ARCA_BIN     arca binary (default build/arca)
+#   CONNECTIONS  parallel transfers for arca replicate (default 8; aws s3 sync uses 10)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT_DIR=$(cd "$HERE/.." && pwd)
+BD=${BENCH_DIR:-/var/tmp/arca-bench}
+SCALE=${BENCH_SCALE:-0.3}
+ARCA=${ARCA_BIN:-$ROOT_DIR/build/arca}
+CONN=${CONNECTIONS:-8}
+W=$BD/cloud
+say() { printf '[cloud-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+fail() { say "error: $*"; exit 1; }
+now() { date +%s.%N; }
+secs() { python3 -c "print('%.2f' % ($2 - $1))"; }
+ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
+dirbytes() { du -sb "$1" | cut -f1; }
+
+[ -x "$ARCA" ] || fail "no arca binary at $ARCA (run make)"
+for p in awscli:aws restic:restic; do
+	cmd=${p#*:}
+	if [ ! -x "/usr/bin/$cmd" ]; then
+		[ "$(id -u)" = 0 ] || fail "$cmd is not installed (apt-get install ${p%%:*})"
+		say "installing ${p%%:*}"
+		apt-get install -y -qq "${p%%:*}" >/dev/null || { apt-get update -qq && apt-get install -y -qq "${p%%:*}" >/dev/null; }
+	fi
+done
+AWS=/usr/bin/aws # Debian's v2; a pip-installed v1 may shadow it on PATH
+make -s -C "$ROOT_DIR" servers >/dev/null
+
+# servers.sh expects lib.sh's helpers
+_BG_PIDS=()
+bg_track() { _BG_PIDS+=("$@"); }
+T=$W/tmp
+cleanup() {
+	local p
+	for p in "${_BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${_BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+rm -rf "$W"
+mkdir -p "$W" "$T"
+. "$ROOT_DIR/tests/e2e/servers.sh"
+
+DATA=$BD/data-cloud-$SCALE
+if [ ! -d "$DATA/tree" ]; then
+	say "generating the tree (scale $SCALE)"
+	rm -rf "$DATA"
+	python3 "$HERE/gen.py" tree "$DATA" "$SCALE" >/dev/null
+fi
+TREE=$DATA/tree
+TREE_BYTES=$(dirbytes "$TREE")
+
+export ARCA_PASSWORD=bench RESTIC_PASSWORD=bench
+start_s3 "$W/s3"
+make_bucket arca
+make_bucket aws
+make_bucket restic
+S3URL=$ARCA_S3_ENDPOINT
+export AWS_EC2_METADATA_DISABLED=true
+
+say "local arca repository of the tree ($(numfmt --to=iec "$TREE_BYTES"))"
+export ARCA_CACHE_DIR=$W/cache-local
+"$ARCA" -r "$W/local" init >/dev/null
+"$ARCA" -r "$W/local" backup -q "$TREE"
+REPO_BYTES=$(dirbytes "$W/local")
+REPO_OBJS=$(find "$W/local" -type f | wc -l)
+sync
+
+say "aws s3 sync of the repository directory"
+t=$(now)
+"$AWS" --endpoint-url "$S3URL" s3 sync --only-show-errors "$W/local" s3://aws/repo
+T_AWS=$(secs "$t" "$(now)")
+
+say "arca replicate to S3 ($CONN connections)"
+t=$(now)
+"$ARCA" -r "$W/local" replicate --to s3://arca/repo --connections "$CONN" -q
+T_REP=$(secs "$t" "$(now)")
+
+say "restore from the local repository"
+sync
+rm -rf "$W/r1"
+t=$(now)
+"$ARCA" -r "$W/local" restore -q latest --target "$W/r1"
+T_RLOCAL=$(secs "$t" "$(now)")
+rm -rf "$W/r1"
+sync
+
+say "restore from the S3 replica (no local cache: the bare-machine case)"
+export ARCA_CACHE_DIR=$W/cache-s3
+rm -rf "$W/r2" "$ARCA_CACHE_DIR"
+t=$(now)
+"$ARCA" -r s3://arca/repo restore -q latest --target "$W/r2"
+T_RS3=$(secs "$t" "$(now)")
+diff -rq "$TREE" "$W/r2$TREE" >/dev/null || fail "restore from S3 differs from the tree"
+rm -rf "$W/r2"
+sync
+
+# ---- requests per GB, through a counting pass-through proxy
+start_faultd "$W/fd" "$S3URL"
+count() { curl -s "$FAULTD_URL/__faultd/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
+reset() { curl -s -o /dev/null -X POST --data-binary '[]' "$FAULTD_URL/__faultd/rules"; }
+
+say "arca: backup and restore through the counting proxy"
+export ARCA_CACHE_DIR=$W/cache-count
+reset
+ARCA_S3_ENDPOINT=$FAULTD_URL "$ARCA" -r s3://arca/counted init >/dev/null
+ARCA_S3_ENDPOINT=$FAULTD_URL "$ARCA" -r s3://arca/counted backup -q "$TREE"
+A_BREQ=$(count)
+A_OBJS=$(find "$W/s3/data/arca/counted" -name '*._S3rver_object' | wc -l)
+A_BYTES=$(find "$W/s3/data/arca/counted" -name '*._S3rver_object' -printf '%s\n' | awk '{s+=$1} END {print s}')
+rm -rf "$ARCA_CACHE_DIR" "$W/r3"
+reset
+ARCA_S3_ENDPOINT=$FAULTD_URL "$ARCA" -r s3://arca/counted restore -q latest --target "$W/r3"
+A_RREQ=$(count)
+rm -rf "$W/r3"
+
+say "restic: backup and restore through the counting proxy"
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+RR="s3:$FAULTD_URL/restic/repo"
+reset
+RESTIC_CACHE_DIR=$W/restic-cache restic -q -r "$RR" init --repository-version 2 >/dev/null
+RESTIC_CACHE_DIR=$W/restic-cache restic -q -r "$RR" backup --compression auto "$TREE" >/dev/null
+R_BREQ=$(count)
+R_OBJS=$(find "$W/s3/data/restic/repo" -name '*._S3rver_object' | wc -l)
+R_BYTES=$(find "$W/s3/data/restic/repo" -name '*._S3rver_object' -printf '%s\n' | awk '{s+=$1} END {print s}')
+rm -rf "$W/restic-cache" "$W/r4"
+reset
+RESTIC_CACHE_DIR=$W/restic-cache restic -q -r "$RR" restore latest --target "$W/r4" >/dev/null
+R_RREQ=$(count)
+rm -rf "$W/r4"
+
+pergb() { python3 -c "print('%.0f' % ($1 / ($2 / 1e9)))"; }
+mbs() { python3 -c "print('%.0f' % ($1 / 1048576 / $2))"; }
+cat <<EOF
+
+Cloud benchmark: tree of $(numfmt --to=iec "$TREE_BYTES") ($(find "$TREE" -type f | wc -l) files), arca repository $(numfmt --to=iec "$REPO_BYTES") in $REPO_OBJS objects; s3rver on loopback
+load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
+
+| measurement | arca | reference | ratio |
+|---|---:|---:|---:|
+| copy the repository to S3 | replicate ($CONN connections) $T_REP s, $(mbs "$REPO_BYTES" "$T_REP") MiB/s | aws s3 sync $T_AWS s, $(mbs "$REPO_BYTES" "$T_AWS") MiB/s | throughput $(ratio "$T_AWS" "$T_REP") |
+| restore latest | from S3, no cache: $T_RS3 s | from the local repository: $T_RLOCAL s | $(ratio "$T_RS3" "$T_RLOCAL") |
+
+| per GB stored (same tree, through a counting proxy) | arca | restic 0.14 |
+|---|---:|---:|
+| bytes stored | $(numfmt --to=iec "$A_BYTES") | $(numfmt --to=iec "$R_BYTES") |
+| objects per GB | $(pergb "$A_OBJS" "$A_BYTES") | $(pergb "$R_OBJS" "$R_BYTES") |
+| requests per GB: init + backup | $(pergb "$A_BREQ" "$A_BYTES") ($A_BREQ) | $(pergb "$R_BREQ" "$R_BYTES") ($R_BREQ) |
+| requests per GB: restore, no cache | $(pergb "$A_RREQ" "$A_BYTES") ($A_RREQ) | $(pergb "$R_RREQ" "$R_BYTES") ($R_RREQ) |
+EOF
