@@ -3,8 +3,8 @@
 #
 #   replicate a local repository to S3    vs  aws s3 sync of the same directory (throughput)
 #   restore latest from the S3 replica    vs  restore from the local repository (time)
-#   objects and requests per GB stored    arca vs restic (backup and restore of the same data,
-#                                         counted by a pass-through proxy, tests/servers/faultd.py)
+#   objects and requests per GB stored    arca (requests counted by a pass-through proxy,
+#                                         tests/servers/faultd.py) and restic's objects per GB
 #
 # Not run by the tests.  Data: bench/gen.py's tree (BENCH_SCALE of ~1 GB of /usr files),
 # generated once into $BENCH_DIR/data like bench/run.sh does.  Installs awscli and restic with
@@ -130,20 +130,15 @@ ARCA_S3_ENDPOINT=$FAULTD_URL "$ARCA" -r s3://arca/counted restore -q latest --ta
 A_RREQ=$(count)
 rm -rf "$W/r3"
 
-say "restic: backup and restore through the counting proxy"
-export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
-RR="s3:$FAULTD_URL/restic/repo"
-reset
-RESTIC_CACHE_DIR=$W/restic-cache restic -q -r "$RR" init --repository-version 2 >/dev/null
-RESTIC_CACHE_DIR=$W/restic-cache restic -q -r "$RR" backup --compression auto "$TREE" >/dev/null
-R_BREQ=$(count)
-R_OBJS=$(find "$W/s3/data/restic/repo" -name '*._S3rver_object' | wc -l)
-R_BYTES=$(find "$W/s3/data/restic/repo" -name '*._S3rver_object' -printf '%s\n' | awk '{s+=$1} END {print s}')
-rm -rf "$W/restic-cache" "$W/r4"
-reset
-RESTIC_CACHE_DIR=$W/restic-cache restic -q -r "$RR" restore latest --target "$W/r4" >/dev/null
-R_RREQ=$(count)
-rm -rf "$W/r4"
+# restic 0.14's S3 client cannot talk to s3rver 4.0.4 (its GetBucketLocation
+# request, "?location=", fails s3rver's signature check), so its requests
+# cannot be counted here; its objects can, from a local repository of the
+# same tree (one object per file there as in a bucket).
+say "restic: a local repository of the same tree (objects)"
+RESTIC_CACHE_DIR=$W/restic-cache restic -q -r "$W/restic" init --repository-version 2 >/dev/null
+RESTIC_CACHE_DIR=$W/restic-cache restic -q -r "$W/restic" backup --compression auto "$TREE" >/dev/null
+R_OBJS=$(find "$W/restic" -type f | wc -l)
+R_BYTES=$(dirbytes "$W/restic")
 
 pergb() { python3 -c "print('%.0f' % ($1 / ($2 / 1e9)))"; }
 mbs() { python3 -c "print('%.0f' % ($1 / 1048576 / $2))"; }
@@ -157,10 +152,10 @@ load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
 | copy the repository to S3 | replicate ($CONN connections) $T_REP s, $(mbs "$REPO_BYTES" "$T_REP") MiB/s | aws s3 sync $T_AWS s, $(mbs "$REPO_BYTES" "$T_AWS") MiB/s | throughput $(ratio "$T_AWS" "$T_REP") |
 | restore latest | from S3, no cache: $T_RS3 s | from the local repository: $T_RLOCAL s | $(ratio "$T_RS3" "$T_RLOCAL") |
 
-| per GB stored (same tree, through a counting proxy) | arca | restic 0.14 |
+| per GB stored (same tree; arca through a counting proxy) | arca | restic 0.14 (local repository) |
 |---|---:|---:|
 | bytes stored | $(numfmt --to=iec "$A_BYTES") | $(numfmt --to=iec "$R_BYTES") |
 | objects per GB | $(pergb "$A_OBJS" "$A_BYTES") | $(pergb "$R_OBJS" "$R_BYTES") |
-| requests per GB: init + backup | $(pergb "$A_BREQ" "$A_BYTES") ($A_BREQ) | $(pergb "$R_BREQ" "$R_BYTES") ($R_BREQ) |
-| requests per GB: restore, no cache | $(pergb "$A_RREQ" "$A_BYTES") ($A_RREQ) | $(pergb "$R_RREQ" "$R_BYTES") ($R_RREQ) |
+| requests per GB: init + backup | $(pergb "$A_BREQ" "$A_BYTES") ($A_BREQ) | not measurable (see above) |
+| requests per GB: restore, no cache | $(pergb "$A_RREQ" "$A_BYTES") ($A_RREQ) | not measurable |
 EOF

@@ -26,10 +26,12 @@ typedef struct ra_slot {
 	uint64_t off;
 	arca_buf data; /* bytes [off, off + data.len) of pack; len 0: empty */
 	uint64_t used;
+	uint64_t filling; /* > 0: a reader is fetching [off, off + filling) now */
 } ra_slot;
 
 struct arca_readahead {
 	pthread_mutex_t mu;
+	pthread_cond_t filled; /* a fetch ended (slot filled or released) */
 	arca_idset sizes; /* pack id -> uint64_t size, from the listing */
 	ra_slot slots[RA_SLOTS];
 	uint64_t clock;
@@ -60,6 +62,7 @@ int arca_repo_readahead_enable(arca_repo *r)
 	if (!(ra = calloc(1, sizeof(*ra))))
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	pthread_mutex_init(&ra->mu, NULL);
+	pthread_cond_init(&ra->filled, NULL);
 	arca_idset_init(&ra->sizes, sizeof(uint64_t));
 	if ((rc = arca_be_list(r->be, "data/", note_size, &ra->sizes))) {
 		arca_readahead_free(ra);
@@ -77,6 +80,7 @@ void arca_readahead_free(arca_readahead *ra)
 	for (i = 0; i < RA_SLOTS; i++)
 		arca_buf_free(&ra->slots[i].data);
 	arca_idset_free(&ra->sizes);
+	pthread_cond_destroy(&ra->filled);
 	pthread_mutex_destroy(&ra->mu);
 	free(ra);
 }
@@ -96,45 +100,72 @@ static bool lookup(arca_readahead *ra, const arca_id *pack, uint64_t off, uint64
 	return false;
 }
 
+/* Whether another reader is fetching a range that will hold [off, off+len). */
+static bool being_fetched(const arca_readahead *ra, const arca_id *pack, uint64_t off, uint64_t len)
+{
+	int i;
+	for (i = 0; i < RA_SLOTS; i++) {
+		const ra_slot *s = &ra->slots[i];
+		if (s->filling && arca_id_eq(&s->pack, pack) && off >= s->off && off + len <= s->off + s->filling)
+			return true;
+	}
+	return false;
+}
+
 int arca_readahead_read(arca_readahead *ra, arca_backend *be, const char *key, const arca_id *pack, uint64_t off,
 			uint64_t len, arca_buf *out)
 {
 	const void *sizep;
 	uint64_t end = off + len, size;
 	arca_buf got = ARCA_BUF_INIT;
-	ra_slot *victim = NULL;
+	ra_slot *slot = NULL;
+	bool hit;
 	int i, rc;
 	pthread_mutex_lock(&ra->mu);
-	if (lookup(ra, pack, off, len, out)) {
+	/* workers miss on neighbouring blobs at the same moment: wait for a
+	 * fetch under way rather than read the same megabyte several times */
+	while (!(hit = lookup(ra, pack, off, len, out)) && being_fetched(ra, pack, off, len))
+		pthread_cond_wait(&ra->filled, &ra->mu);
+	if (hit) {
 		pthread_mutex_unlock(&ra->mu);
 		return 0;
 	}
 	/* idset values are not aligned: memcpy */
 	if ((sizep = arca_idset_get(&ra->sizes, pack)) && (memcpy(&size, sizep, sizeof(size)), size >= end))
 		end = off + RA_BYTES > size ? size : (off + RA_BYTES > end ? off + RA_BYTES : end);
+	for (i = 0; i < RA_SLOTS; i++) { /* an empty slot, else the least recently used idle one */
+		ra_slot *s = &ra->slots[i];
+		if (s->filling)
+			continue;
+		if (!slot || !s->data.len || s->used < slot->used) {
+			slot = s;
+			if (!s->data.len)
+				break;
+		}
+	}
+	if (slot) { /* announce the fetch (no slot free: fetch without sharing) */
+		arca_buf_free(&slot->data);
+		slot->pack = *pack;
+		slot->off = off;
+		slot->filling = end - off;
+	}
 	ra->fetches++;
 	pthread_mutex_unlock(&ra->mu);
 
-	if ((rc = arca_be_get_range(be, key, off, end - off, &got))) {
-		arca_buf_free(&got);
-		return rc;
-	}
-	if ((rc = arca_buf_put(out, got.data, (size_t)len))) {
-		arca_buf_free(&got);
-		return rc;
-	}
+	rc = arca_be_get_range(be, key, off, end - off, &got);
+	if (!rc)
+		rc = arca_buf_put(out, got.data, (size_t)len);
 	pthread_mutex_lock(&ra->mu);
-	for (i = 0; i < RA_SLOTS; i++) /* an empty slot, else the least recently used */
-		if (!victim || !ra->slots[i].data.len || ra->slots[i].used < victim->used) {
-			victim = &ra->slots[i];
-			if (!victim->data.len)
-				break;
+	if (slot) {
+		slot->filling = 0;
+		if (!rc) {
+			slot->data = got; /* the slot takes the buffer */
+			got = (arca_buf)ARCA_BUF_INIT;
+			slot->used = ++ra->clock;
 		}
-	arca_buf_free(&victim->data);
-	victim->data = got; /* the slot takes the buffer */
-	victim->pack = *pack;
-	victim->off = off;
-	victim->used = ++ra->clock;
+		pthread_cond_broadcast(&ra->filled);
+	}
 	pthread_mutex_unlock(&ra->mu);
-	return 0;
+	arca_buf_free(&got);
+	return rc;
 }
