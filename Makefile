@@ -18,11 +18,12 @@ SANFLAGS =
 OPT      = -O2
 endif
 
-PKGS     = libzstd libsodium openssl lmdb libcurl libpq expat jansson
+# libcurl and libpq are loaded at run time, when first used (src/util/dynlib.h)
+PKGS     = libzstd libsodium openssl lmdb expat jansson
 CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(shell pkg-config --cflags-only-I libpq 2>/dev/null || echo -I/usr/include/postgresql)
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation -pthread $(SANFLAGS)
-LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lsodium -lssl -lcrypto -llmdb -lcurl -lpq -lexpat -ljansson) -lpthread
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lsodium -lssl -lcrypto -llmdb -lexpat -ljansson) -ldl -lpthread
 LDFLAGS += $(SANFLAGS) -pthread
 
 LIB_SRC  = $(sort $(wildcard src/util/*.c src/hash/*.c src/chunker/*.c src/compress/*.c \

@@ -3,7 +3,7 @@
  *
  * Thread safety: libcurl is initialised once (pthread_once); an easy handle
  * is used by one thread at a time, borrowed from the client's pool of idle
- * handles under a mutex and given back after curl_easy_reset(), which keeps
+ * handles under a mutex and given back after CURL_FN.easy_reset(), which keeps
  * its connection cache, so consecutive requests from any thread reuse
  * kept-alive connections.  Bodies are sent through a read callback over the
  * request's pieces, with a seek callback so libcurl can rewind when it
@@ -15,6 +15,8 @@
  */
 #include "http/http.h"
 #include "arca/error.h"
+
+#include "util/dynlib.h"
 
 #include <curl/curl.h>
 
@@ -36,10 +38,41 @@ struct arca_http {
 	long lowspeed_s;
 };
 
+
+/* libcurl is loaded on first use (util/dynlib.h): a process that never
+ * touches a cloud repository does not map it and its dependencies. */
+static struct {
+	__typeof__(curl_global_init) *global_init;
+	__typeof__(curl_easy_init) *easy_init;
+	__typeof__(curl_easy_cleanup) *easy_cleanup;
+	__typeof__(curl_easy_reset) *easy_reset;
+	__typeof__(curl_easy_setopt) *easy_setopt;
+	__typeof__(curl_easy_perform) *easy_perform;
+	__typeof__(curl_easy_getinfo) *easy_getinfo;
+	__typeof__(curl_easy_strerror) *easy_strerror;
+	__typeof__(curl_slist_append) *slist_append;
+	__typeof__(curl_slist_free_all) *slist_free_all;
+} CURL_FN;
+static const char *const curl_fn_names[] = { "curl_global_init", "curl_easy_init", "curl_easy_cleanup",
+					     "curl_easy_reset", "curl_easy_setopt", "curl_easy_perform",
+					     "curl_easy_getinfo", "curl_easy_strerror", "curl_slist_append",
+					     "curl_slist_free_all" };
+
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static int g_load_rc;
+static char g_load_msg[512];
 static CURLcode g_init_rc;
 
-static void global_init(void) { g_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void global_init(void)
+{
+	static const char *const sonames[] = { "libcurl.so.4", "libcurl-gnutls.so.4", "libcurl.so", NULL };
+	g_load_rc = arca_dynlib_load(sonames, "libcurl (Debian package libcurl4)", curl_fn_names,
+				     (void **)&CURL_FN, sizeof(curl_fn_names) / sizeof(curl_fn_names[0]));
+	if (g_load_rc)
+		snprintf(g_load_msg, sizeof(g_load_msg), "%s", arca_error_message());
+	else
+		g_init_rc = CURL_FN.global_init(CURL_GLOBAL_DEFAULT);
+}
 
 static long env_seconds(const char *name, long dflt)
 {
@@ -57,8 +90,10 @@ int arca_http_new(arca_http **out)
 	arca_http *h;
 	*out = NULL;
 	pthread_once(&g_once, global_init);
+	if (g_load_rc)
+		return arca_error_set(g_load_rc, "%s", g_load_msg);
 	if (g_init_rc != CURLE_OK)
-		return arca_error_set(ARCA_ERROR, "cannot initialise libcurl: %s", curl_easy_strerror(g_init_rc));
+		return arca_error_set(ARCA_ERROR, "cannot initialise libcurl: %s", CURL_FN.easy_strerror(g_init_rc));
 	if (!(h = calloc(1, sizeof(*h))))
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	pthread_mutex_init(&h->mu, NULL);
@@ -74,7 +109,7 @@ void arca_http_free(arca_http *h)
 	if (!h)
 		return;
 	for (i = 0; i < h->nidle; i++)
-		curl_easy_cleanup(h->idle[i]);
+		CURL_FN.easy_cleanup(h->idle[i]);
 	pthread_mutex_destroy(&h->mu);
 	free(h);
 }
@@ -86,13 +121,13 @@ static CURL *handle_take(arca_http *h)
 	if (h->nidle)
 		c = h->idle[--h->nidle];
 	pthread_mutex_unlock(&h->mu);
-	return c ? c : curl_easy_init();
+	return c ? c : CURL_FN.easy_init();
 }
 
 static void handle_give(arca_http *h, CURL *c, bool keep)
 {
 	if (keep) {
-		curl_easy_reset(c); /* options only: the connection cache stays */
+		CURL_FN.easy_reset(c); /* options only: the connection cache stays */
 		pthread_mutex_lock(&h->mu);
 		if (h->nidle < POOL_MAX) {
 			h->idle[h->nidle++] = c;
@@ -101,7 +136,7 @@ static void handle_give(arca_http *h, CURL *c, bool keep)
 		pthread_mutex_unlock(&h->mu);
 	}
 	if (c)
-		curl_easy_cleanup(c);
+		CURL_FN.easy_cleanup(c);
 }
 
 /* ---- body upload ---- */
@@ -220,7 +255,7 @@ static size_t header_cb(char *p, size_t size, size_t nmemb, void *userdata)
 
 static int curl_fail(const arca_http_req *rq, CURLcode cc, const char *errbuf, const upload *u)
 {
-	const char *msg = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+	const char *msg = errbuf[0] ? errbuf : CURL_FN.easy_strerror(cc);
 	const char *what = rq->what ? rq->what : "http request";
 	switch (cc) {
 	case CURLE_OUT_OF_MEMORY:
@@ -267,51 +302,51 @@ int arca_http_do(arca_http *h, const arca_http_req *rq, arca_http_resp *rs)
 	if (!(c = handle_take(h)))
 		return arca_error_set(ARCA_NOMEM, "cannot create a libcurl handle");
 	for (i = 0; i < rq->nheaders; i++) {
-		if (!(tmp = curl_slist_append(hl, rq->headers[i]))) {
+		if (!(tmp = CURL_FN.slist_append(hl, rq->headers[i]))) {
 			rc = arca_error_set(ARCA_NOMEM, "out of memory");
 			goto out;
 		}
 		hl = tmp;
 	}
 	/* no "Expect: 100-continue" round trip: our servers answer at once */
-	if (!(tmp = curl_slist_append(hl, "Expect:"))) {
+	if (!(tmp = CURL_FN.slist_append(hl, "Expect:"))) {
 		rc = arca_error_set(ARCA_NOMEM, "out of memory");
 		goto out;
 	}
 	hl = tmp;
 	errbuf[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_URL, rq->url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->connect_s);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->lowspeed_s);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sk);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &sk);
+	CURL_FN.easy_setopt(c, CURLOPT_URL, rq->url);
+	CURL_FN.easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	CURL_FN.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	CURL_FN.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	CURL_FN.easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	CURL_FN.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->connect_s);
+	CURL_FN.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	CURL_FN.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->lowspeed_s);
+	CURL_FN.easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	CURL_FN.easy_setopt(c, CURLOPT_WRITEDATA, &sk);
+	CURL_FN.easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	CURL_FN.easy_setopt(c, CURLOPT_HEADERDATA, &sk);
 	if (!strcmp(rq->method, "HEAD")) {
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		CURL_FN.easy_setopt(c, CURLOPT_NOBODY, 1L);
 	} else if (!strcmp(rq->method, "POST")) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, total);
+		CURL_FN.easy_setopt(c, CURLOPT_POST, 1L);
+		CURL_FN.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, total);
 	} else if (!strcmp(rq->method, "PUT") || rq->nbody) {
-		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, total);
+		CURL_FN.easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		CURL_FN.easy_setopt(c, CURLOPT_INFILESIZE_LARGE, total);
 		if (strcmp(rq->method, "PUT"))
-			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+			CURL_FN.easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
 	} else if (strcmp(rq->method, "GET")) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+		CURL_FN.easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
 	}
 	if (!strcmp(rq->method, "POST") || !strcmp(rq->method, "PUT") || rq->nbody) {
-		curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
-		curl_easy_setopt(c, CURLOPT_READDATA, &up);
-		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_cb);
-		curl_easy_setopt(c, CURLOPT_SEEKDATA, &up);
+		CURL_FN.easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+		CURL_FN.easy_setopt(c, CURLOPT_READDATA, &up);
+		CURL_FN.easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_cb);
+		CURL_FN.easy_setopt(c, CURLOPT_SEEKDATA, &up);
 	}
-	cc = curl_easy_perform(c);
+	cc = CURL_FN.easy_perform(c);
 	if (sk.nomem) {
 		rc = arca_error_set(ARCA_NOMEM, "%s: out of memory for the response body", rq->what);
 		keep = false;
@@ -322,8 +357,8 @@ int arca_http_do(arca_http *h, const arca_http_req *rq, arca_http_resp *rs)
 		keep = false; /* its connection may be in any state */
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
-	curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
+	CURL_FN.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
+	CURL_FN.easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
 	if (clen >= 0) {
 		rs->has_length = true;
 		rs->content_length = (uint64_t)clen;
@@ -337,7 +372,7 @@ int arca_http_do(arca_http *h, const arca_http_req *rq, arca_http_resp *rs)
 		keep = false;
 	}
 out:
-	curl_slist_free_all(hl);
+	CURL_FN.slist_free_all(hl);
 	handle_give(h, c, keep);
 	return rc;
 }

@@ -9,13 +9,95 @@
 #include "pgsql/pgsql.h"
 #include "arca/error.h"
 
+#include "util/dynlib.h"
+
 #include <libpq-fe.h>
+
+#include <pthread.h>
 
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* libpq is loaded on first use (util/dynlib.h): a process that never
+ * touches PostgreSQL does not map it and its dependencies.  Every entry
+ * point that calls libpq without a connection in hand calls pq_load(). */
+static struct {
+	__typeof__(PQclear) *clear;
+	__typeof__(PQcmdTuples) *cmdTuples;
+	__typeof__(PQconnectdbParams) *connectdbParams;
+	__typeof__(PQconnectionNeedsPassword) *connectionNeedsPassword;
+	__typeof__(PQconninfoFree) *conninfoFree;
+	__typeof__(PQconninfoParse) *conninfoParse;
+	__typeof__(PQdb) *db;
+	__typeof__(PQerrorMessage) *errorMessage;
+	__typeof__(PQescapeIdentifier) *escapeIdentifier;
+	__typeof__(PQexecParams) *execParams;
+	__typeof__(PQfinish) *finish;
+	__typeof__(PQfreemem) *freemem;
+	__typeof__(PQgetisnull) *getisnull;
+	__typeof__(PQgetlength) *getlength;
+	__typeof__(PQgetvalue) *getvalue;
+	__typeof__(PQhost) *host;
+	__typeof__(PQntuples) *ntuples;
+	__typeof__(PQparameterStatus) *parameterStatus;
+	__typeof__(PQport) *port;
+	__typeof__(PQreset) *reset;
+	__typeof__(PQresultErrorField) *resultErrorField;
+	__typeof__(PQresultErrorMessage) *resultErrorMessage;
+	__typeof__(PQresultStatus) *resultStatus;
+	__typeof__(PQserverVersion) *serverVersion;
+	__typeof__(PQsetNoticeProcessor) *setNoticeProcessor;
+	__typeof__(PQstatus) *status;
+} PQ_FN;
+static const char *const pq_fn_names[] = {
+	"PQclear",
+	"PQcmdTuples",
+	"PQconnectdbParams",
+	"PQconnectionNeedsPassword",
+	"PQconninfoFree",
+	"PQconninfoParse",
+	"PQdb",
+	"PQerrorMessage",
+	"PQescapeIdentifier",
+	"PQexecParams",
+	"PQfinish",
+	"PQfreemem",
+	"PQgetisnull",
+	"PQgetlength",
+	"PQgetvalue",
+	"PQhost",
+	"PQntuples",
+	"PQparameterStatus",
+	"PQport",
+	"PQreset",
+	"PQresultErrorField",
+	"PQresultErrorMessage",
+	"PQresultStatus",
+	"PQserverVersion",
+	"PQsetNoticeProcessor",
+	"PQstatus",
+};
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+static int pq_load_rc;
+static char pq_load_msg[512];
+
+static void pq_load_once(void)
+{
+	static const char *const sonames[] = { "libpq.so.5", "libpq.so", NULL };
+	pq_load_rc = arca_dynlib_load(sonames, "libpq (Debian package libpq5)", pq_fn_names, (void **)&PQ_FN,
+				      sizeof(pq_fn_names) / sizeof(pq_fn_names[0]));
+	if (pq_load_rc)
+		snprintf(pq_load_msg, sizeof(pq_load_msg), "%s", arca_error_message());
+}
+
+static int pq_load(void)
+{
+	pthread_once(&pq_once, pq_load_once);
+	return pq_load_rc ? arca_error_set(pq_load_rc, "%s", pq_load_msg) : 0;
+}
 
 struct arca_pgsql {
 	PGconn *conn;
@@ -70,6 +152,8 @@ int arca_pgsql_connect(arca_pgsql **out, const char *dsn, const char *dbname)
 	int k = 0, rc;
 
 	*out = NULL;
+	if ((rc = pq_load()))
+		return rc;
 	if (!(c = calloc(1, sizeof(*c))))
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	/* later entries override earlier ones: the DSN's own timeout wins */
@@ -79,21 +163,21 @@ int arca_pgsql_connect(arca_pgsql **out, const char *dsn, const char *dbname)
 	if (dbname)
 		keys[k] = "dbname", vals[k++] = dbname;
 	keys[k] = NULL, vals[k] = NULL;
-	c->conn = PQconnectdbParams(keys, vals, 1);
+	c->conn = PQ_FN.connectdbParams(keys, vals, 1);
 	if (!c->conn) {
 		free(c);
 		return arca_error_set(ARCA_NOMEM, "out of memory connecting to PostgreSQL");
 	}
 	{
-		const char *h = PQhost(c->conn), *p = PQport(c->conn);
+		const char *h = PQ_FN.host(c->conn), *p = PQ_FN.port(c->conn);
 		if (h && h[0] == '/')
 			snprintf(c->where, sizeof(c->where), "socket %s/.s.PGSQL.%s", h, p && *p ? p : "5432");
 		else
 			snprintf(c->where, sizeof(c->where), "%s:%s", h && *h ? h : "localhost", p && *p ? p : "5432");
 	}
-	if (PQstatus(c->conn) != CONNECTION_OK) {
-		one_line(msg, sizeof(msg), PQerrorMessage(c->conn));
-		if (PQconnectionNeedsPassword(c->conn) || strstr(msg, "password authentication failed") ||
+	if (PQ_FN.status(c->conn) != CONNECTION_OK) {
+		one_line(msg, sizeof(msg), PQ_FN.errorMessage(c->conn));
+		if (PQ_FN.connectionNeedsPassword(c->conn) || strstr(msg, "password authentication failed") ||
 		    strstr(msg, "no password supplied") || strstr(msg, "authentication failed"))
 			rc = arca_error_hint(arca_error_set(ARCA_AUTH, "PostgreSQL at %s refused the credentials: %s",
 							    c->where, msg),
@@ -106,13 +190,13 @@ int arca_pgsql_connect(arca_pgsql **out, const char *dsn, const char *dbname)
 			rc = arca_error_hint(arca_error_set(ARCA_ERROR, "cannot connect to PostgreSQL at %s: %s",
 							    c->where, msg),
 					     "is the server running and reachable? check host and port in the URL");
-		PQfinish(c->conn);
+		PQ_FN.finish(c->conn);
 		free(c);
 		return rc;
 	}
-	PQsetNoticeProcessor(c->conn, quiet_notices, NULL);
+	PQ_FN.setNoticeProcessor(c->conn, quiet_notices, NULL);
 	{
-		const char *v = PQparameterStatus(c->conn, "server_version");
+		const char *v = PQ_FN.parameterStatus(c->conn, "server_version");
 		snprintf(c->version, sizeof(c->version), "%s", v ? v : "");
 	}
 	*out = c;
@@ -123,7 +207,7 @@ void arca_pgsql_close(arca_pgsql *c)
 {
 	if (!c)
 		return;
-	PQfinish(c->conn);
+	PQ_FN.finish(c->conn);
 	free(c);
 }
 
@@ -155,33 +239,33 @@ int arca_pgsql_exec(arca_pgsql *c, arca_pgsql_res **out, const char *sql, int np
 
 	if (out)
 		*out = NULL;
-	res = PQexecParams(c->conn, sql, nparams, NULL, values, lengths, binary, binary_result ? 1 : 0);
-	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	res = PQ_FN.execParams(c->conn, sql, nparams, NULL, values, lengths, binary, binary_result ? 1 : 0);
+	st = res ? PQ_FN.resultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		if (out) {
 			if (!(*out = malloc(sizeof(**out)))) {
-				PQclear(res);
+				PQ_FN.clear(res);
 				return arca_error_set(ARCA_NOMEM, "out of memory");
 			}
 			(*out)->res = res;
 		} else {
-			PQclear(res);
+			PQ_FN.clear(res);
 		}
 		return 0;
 	}
-	if (PQstatus(c->conn) == CONNECTION_BAD) {
-		one_line(msg, sizeof(msg), PQerrorMessage(c->conn));
-		PQclear(res);
-		PQreset(c->conn); /* the next statement gets a fresh connection */
+	if (PQ_FN.status(c->conn) == CONNECTION_BAD) {
+		one_line(msg, sizeof(msg), PQ_FN.errorMessage(c->conn));
+		PQ_FN.clear(res);
+		PQ_FN.reset(c->conn); /* the next statement gets a fresh connection */
 		return arca_error_set(ARCA_TRANSIENT, "lost the connection to PostgreSQL at %s: %s", c->where, msg);
 	}
 	{
-		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-		one_line(msg, sizeof(msg), res ? PQresultErrorMessage(res) : PQerrorMessage(c->conn));
+		const char *state = res ? PQ_FN.resultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		one_line(msg, sizeof(msg), res ? PQ_FN.resultErrorMessage(res) : PQ_FN.errorMessage(c->conn));
 		rc = arca_error_set(status_for_sqlstate(state), "PostgreSQL at %s: %s (SQLSTATE %s)", c->where, msg,
 				    state ? state : "?");
 	}
-	PQclear(res);
+	PQ_FN.clear(res);
 	return rc;
 }
 
@@ -190,32 +274,32 @@ int arca_pgsql_cmd(arca_pgsql *c, const char *sql)
 	return arca_pgsql_exec(c, NULL, sql, 0, NULL, NULL, NULL, false);
 }
 
-int arca_pgsql_res_rows(const arca_pgsql_res *r) { return PQntuples(r->res); }
+int arca_pgsql_res_rows(const arca_pgsql_res *r) { return PQ_FN.ntuples(r->res); }
 
 const char *arca_pgsql_res_value(const arca_pgsql_res *r, int row, int col)
 {
-	return PQgetvalue(r->res, row, col);
+	return PQ_FN.getvalue(r->res, row, col);
 }
 
 size_t arca_pgsql_res_len(const arca_pgsql_res *r, int row, int col)
 {
-	return (size_t)PQgetlength(r->res, row, col);
+	return (size_t)PQ_FN.getlength(r->res, row, col);
 }
 
-bool arca_pgsql_res_isnull(const arca_pgsql_res *r, int row, int col) { return PQgetisnull(r->res, row, col); }
+bool arca_pgsql_res_isnull(const arca_pgsql_res *r, int row, int col) { return PQ_FN.getisnull(r->res, row, col); }
 
 uint64_t arca_pgsql_res_affected(const arca_pgsql_res *r)
 {
-	const char *s = PQcmdTuples(r->res);
+	const char *s = PQ_FN.cmdTuples(r->res);
 	return s && *s ? strtoull(s, NULL, 10) : 0;
 }
 
 int64_t arca_pgsql_res_int(const arca_pgsql_res *r, int row, int col)
 {
-	const uint8_t *p = (const uint8_t *)PQgetvalue(r->res, row, col);
-	int n = PQgetlength(r->res, row, col), i;
+	const uint8_t *p = (const uint8_t *)PQ_FN.getvalue(r->res, row, col);
+	int n = PQ_FN.getlength(r->res, row, col), i;
 	uint64_t v = 0;
-	if (PQgetisnull(r->res, row, col))
+	if (PQ_FN.getisnull(r->res, row, col))
 		return 0;
 	for (i = 0; i < n && i < 8; i++)
 		v = (v << 8) | p[i];
@@ -228,23 +312,23 @@ void arca_pgsql_res_free(arca_pgsql_res *r)
 {
 	if (!r)
 		return;
-	PQclear(r->res);
+	PQ_FN.clear(r->res);
 	free(r);
 }
 
-int arca_pgsql_server_version_num(const arca_pgsql *c) { return PQserverVersion(c->conn); }
+int arca_pgsql_server_version_num(const arca_pgsql *c) { return PQ_FN.serverVersion(c->conn); }
 const char *arca_pgsql_server_version(const arca_pgsql *c) { return c->version; }
-const char *arca_pgsql_dbname(const arca_pgsql *c) { return PQdb(c->conn); }
+const char *arca_pgsql_dbname(const arca_pgsql *c) { return PQ_FN.db(c->conn); }
 const char *arca_pgsql_where(const arca_pgsql *c) { return c->where; }
 
 int arca_pgsql_quote_ident(arca_pgsql *c, const char *name, char **out)
 {
-	char *q = PQescapeIdentifier(c->conn, name, strlen(name));
+	char *q = PQ_FN.escapeIdentifier(c->conn, name, strlen(name));
 	*out = NULL;
 	if (!q)
 		return arca_error_set(ARCA_INVAL, "cannot quote the name '%s'", name);
 	*out = strdup(q);
-	PQfreemem(q);
+	PQ_FN.freemem(q);
 	return *out ? 0 : arca_error_set(ARCA_NOMEM, "out of memory");
 }
 
@@ -385,14 +469,17 @@ int arca_pgsql_is_empty(arca_pgsql *c, bool *empty)
 static PQconninfoOption *parse_dsn(const char *dsn)
 {
 	char *err = NULL;
-	PQconninfoOption *o = PQconninfoParse(dsn && *dsn ? dsn : "", &err);
+	PQconninfoOption *o;
+	if (pq_load())
+		return NULL;
+	o = PQ_FN.conninfoParse(dsn && *dsn ? dsn : "", &err);
 	if (!o) {
 		char msg[512];
 		one_line(msg, sizeof(msg), err ? err : "out of memory");
 		arca_error_set(err ? ARCA_INVAL : ARCA_NOMEM, "bad PostgreSQL connection string: %s", msg);
 	}
 	if (err)
-		PQfreemem(err);
+		PQ_FN.freemem(err);
 	return o;
 }
 
@@ -418,7 +505,7 @@ int arca_pgsql_dsn_dbname(const char *dsn, char **out)
 		user = pw ? pw->pw_name : "postgres";
 	}
 	*out = strdup(db ? db : user);
-	PQconninfoFree(o);
+	PQ_FN.conninfoFree(o);
 	return *out ? 0 : arca_error_set(ARCA_NOMEM, "out of memory");
 }
 
@@ -452,7 +539,7 @@ int arca_pgsql_dsn_with_db(const char *dsn, const char *dbname, char **out, char
 	}
 	if (!rc)
 		rc = arca_buf_cstr(&b);
-	PQconninfoFree(o);
+	PQ_FN.conninfoFree(o);
 	if (rc) {
 		arca_buf_free(&b);
 		if (password) {
