@@ -47,6 +47,11 @@ ok arca -r "$A" replicate --to "$B" --json --verify
 	fail "a second replicate copied data again: $(cat "$T/out")"
 [ "$(json_num objects_verified)" = "$(json_num objects_copied)" ] || fail "--verify did not read back: $(cat "$T/out")"
 
+# the audit history travels with the copy: the source's backup entry is
+# readable in the replica
+ok arca -r "$B" log --json --op backup
+grep -q "$S1" "$T/out" || fail "the replica's audit log lacks the backup of $S1: $(cat "$T/out")"
+
 # ---- refuses another repository; usage errors
 init_repo "$C"
 expect_exit 1 arca -r "$A" replicate --to "$C"
