@@ -171,6 +171,16 @@ int arca_repo_object_save(arca_repo *r, const char *dir, const char *label, cons
 			  size_t n, arca_id *out_id);
 int arca_repo_object_load(arca_repo *r, const char *key, const char *label, arca_buf *out);
 /*
+ * Every sealed object under "<dir>/" (audit log entries, policies): each
+ * is read and opened, then cb gets its id and plaintext (borrowed for the
+ * call).  An object that is gone, fails its checks, or that cb finds
+ * malformed (cb returns ARCA_CORRUPT) is skipped with a warning naming
+ * it as `what`; any other failure stops the walk and is returned.
+ */
+typedef int (*arca_repo_object_fn)(const arca_id *id, const void *raw, size_t n, void *payload);
+int arca_repo_objects_load(arca_repo *r, const char *dir, const char *label, const char *what,
+			   arca_repo_object_fn cb, void *payload);
+/*
  * Open an object's stored bytes (as read from key, e.g. from a local
  * cache): check that they hash to the id the key ends in, then open the
  * seal and inflate with z (a zstd context the caller reuses across many

@@ -592,6 +592,53 @@ int arca_repo_object_load(arca_repo *r, const char *key, const char *label, arca
 	return rc;
 }
 
+typedef struct objects_ctx {
+	arca_repo *r;
+	const char *label, *what;
+	arca_repo_object_fn cb;
+	void *payload;
+	arca_zctx *z; /* one for every object: creating it per object dominated listings */
+	arca_buf enc, raw;
+} objects_ctx;
+
+static int objects_visit(const char *key, uint64_t size, void *payload)
+{
+	objects_ctx *c = payload;
+	const char *slash = strrchr(key, '/');
+	arca_id id;
+	int rc;
+	(void)size;
+	if (!slash || arca_id_parse(&id, slash + 1))
+		return 0; /* not an object name */
+	arca_buf_clear(&c->enc);
+	arca_buf_clear(&c->raw);
+	if (!(rc = arca_be_get(c->r->be, key, &c->enc)) &&
+	    !(rc = arca_repo_object_open(c->r, c->z, key, c->label, c->enc.data, c->enc.len, &c->raw)) &&
+	    (rc = c->cb(&id, c->raw.data, c->raw.len, c->payload)) == ARCA_CORRUPT)
+		arca_error_prefix(rc, "%s", key);
+	if (rc == ARCA_CORRUPT || rc == ARCA_NOTFOUND) {
+		arca_repo_warn(c->r, "skipping unreadable %s: %s", c->what, arca_error_message());
+		arca_error_clear();
+		return 0;
+	}
+	return rc;
+}
+
+int arca_repo_objects_load(arca_repo *r, const char *dir, const char *label, const char *what,
+			   arca_repo_object_fn cb, void *payload)
+{
+	objects_ctx c = { r, label, what, cb, payload, NULL, ARCA_BUF_INIT, ARCA_BUF_INIT };
+	char prefix[64];
+	int rc;
+	snprintf(prefix, sizeof(prefix), "%s/", dir);
+	if (!(rc = arca_zctx_new(&c.z, ARCA_COMPRESS_ZSTD, 3)))
+		rc = arca_be_list(r->be, prefix, objects_visit, &c);
+	arca_zctx_free(c.z);
+	arca_buf_free(&c.enc);
+	arca_buf_free(&c.raw);
+	return rc;
+}
+
 /* ---- keeping the LMDB cache in step with index/ ---- */
 
 typedef struct id_list {

@@ -212,27 +212,14 @@ typedef struct audit_ctx {
 	size_t n, cap;
 } audit_ctx;
 
-static int load_one(const char *key, uint64_t size, void *payload)
+static int load_one(const arca_id *id, const void *raw, size_t n, void *payload)
 {
 	audit_ctx *c = payload;
-	const char *slash = strrchr(key, '/');
-	arca_buf b = ARCA_BUF_INIT;
 	arca_audit_entry *e = NULL;
-	arca_id id;
 	int rc;
-	if (!slash || arca_id_parse(&id, slash + 1))
-		return 0;
-	rc = arca_repo_object_load(c->r, key, ARCA_AUDIT_LABEL, &b);
-	if (!rc && (rc = arca_audit_decode(&e, b.data, b.len)))
-		rc = arca_error_prefix(rc, "%s", key);
-	arca_buf_free(&b);
-	if (rc == ARCA_CORRUPT || rc == ARCA_NOTFOUND) {
-		arca_repo_warn(c->r, "skipping unreadable log entry: %s", arca_error_message());
-		return 0;
-	}
-	if (rc)
+	if ((rc = arca_audit_decode(&e, raw, n)))
 		return rc;
-	e->id = id;
+	e->id = *id;
 	if (e->time_ns < c->since_ns) {
 		arca_audit_free(e);
 		return 0;
@@ -265,7 +252,7 @@ int arca_audit_list(arca_repo *r, int64_t since_ns, arca_audit_entry ***out, siz
 	int rc;
 	*out = NULL;
 	*n = 0;
-	if ((rc = arca_be_list(arca_repo_backend(r), "log/", load_one, &c))) {
+	if ((rc = arca_repo_objects_load(r, "log", ARCA_AUDIT_LABEL, "log entry", load_one, &c))) {
 		arca_audit_list_free(c.v, c.n);
 		return rc;
 	}

@@ -347,27 +347,14 @@ typedef struct policy_ctx {
 	size_t cap;
 } policy_ctx;
 
-static int load_one(const char *key, uint64_t size, void *payload)
+static int load_one(const arca_id *id, const void *raw, size_t n, void *payload)
 {
 	policy_ctx *c = payload;
-	const char *slash = strrchr(key, '/');
-	arca_buf b = ARCA_BUF_INIT;
 	arca_policy *p = NULL;
-	arca_id id;
 	int rc;
-	if (!slash || arca_id_parse(&id, slash + 1))
-		return 0;
-	rc = arca_repo_object_load(c->r, key, ARCA_POLICY_LABEL, &b);
-	if (!rc && (rc = arca_policy_decode(&p, b.data, b.len)))
-		rc = arca_error_prefix(rc, "%s", key);
-	arca_buf_free(&b);
-	if (rc == ARCA_CORRUPT || rc == ARCA_NOTFOUND) {
-		arca_repo_warn(c->r, "skipping unreadable policy: %s", arca_error_message());
-		return 0;
-	}
-	if (rc)
+	if ((rc = arca_policy_decode(&p, raw, n)))
 		return rc;
-	p->id = id;
+	p->id = *id;
 	if (c->s->nall == c->cap) {
 		size_t nc = c->cap ? c->cap * 2 : 16;
 		arca_policy **nv = realloc(c->s->all, nc * sizeof(*nv));
@@ -404,7 +391,7 @@ int arca_policy_set_load(arca_repo *r, arca_policy_set *out)
 	size_t i, k;
 	int rc;
 	memset(out, 0, sizeof(*out));
-	if ((rc = arca_be_list(arca_repo_backend(r), "policies/", load_one, &c)))
+	if ((rc = arca_repo_objects_load(r, "policies", ARCA_POLICY_LABEL, "policy", load_one, &c)))
 		goto fail;
 	if (!out->nall)
 		return 0;
