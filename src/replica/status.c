@@ -141,19 +141,31 @@ static int tree_state(judge *jd, const arca_id *tree, uint8_t *out)
 	return 0;
 }
 
-static int row_of(arca_replica_status *out, const arca_snapshot *s, size_t ncopies, arca_replica_row **row)
+/* The row of snapshot s (made on first sight); rows maps ids to row numbers. */
+static int row_of(arca_replica_status *out, arca_idset *rows, size_t *cap, const arca_snapshot *s, size_t ncopies,
+		  arca_replica_row **row)
 {
-	size_t i;
-	arca_replica_row *nv;
-	for (i = 0; i < out->nrows; i++)
-		if (arca_id_eq(&out->rows[i].snap->id, &s->id)) {
-			*row = &out->rows[i];
-			return 0;
-		}
-	if (!(nv = realloc(out->rows, (out->nrows + 1) * sizeof(*nv))))
-		return arca_error_set(ARCA_NOMEM, "out of memory");
-	out->rows = nv;
-	*row = &nv[out->nrows];
+	void *val;
+	size_t at;
+	int rc;
+	if ((val = arca_idset_get(rows, &s->id))) {
+		memcpy(&at, val, sizeof(at)); /* idset values are not aligned */
+		*row = &out->rows[at];
+		return 0;
+	}
+	if (out->nrows == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		arca_replica_row *nv = realloc(out->rows, nc * sizeof(*nv));
+		if (!nv)
+			return arca_error_set(ARCA_NOMEM, "out of memory");
+		out->rows = nv;
+		*cap = nc;
+	}
+	at = out->nrows;
+	if ((rc = arca_idset_insert(rows, &s->id, &val)) < 0)
+		return rc;
+	memcpy(val, &at, sizeof(at));
+	*row = &out->rows[at];
 	memset(*row, 0, sizeof(**row));
 	if (!((*row)->state = calloc(ncopies, 1)))
 		return arca_error_set(ARCA_NOMEM, "out of memory");
@@ -176,10 +188,12 @@ static int data_only(const char *key, uint64_t size, void *payload)
 
 int arca_replicas_status(arca_repo *const *repos, size_t n, bool read_data, arca_replica_status *out)
 {
-	size_t i, k;
+	arca_idset rows;
+	size_t i, k, cap = 0;
 	int rc = 0;
 	memset(out, 0, sizeof(*out));
 	out->ncopies = n;
+	arca_idset_init(&rows, sizeof(size_t));
 	for (i = 0; i < n && !rc; i++) {
 		arca_snapshot_list l = { 0 };
 		judge jd;
@@ -194,7 +208,7 @@ int arca_replicas_status(arca_repo *const *repos, size_t n, bool read_data, arca
 			for (k = 0; k < l.n && !rc; k++) {
 				arca_replica_row *row = NULL;
 				uint8_t st;
-				if ((rc = row_of(out, l.v[k], n, &row)) || (rc = tree_state(&jd, &l.v[k]->tree, &st)))
+				if ((rc = row_of(out, &rows, &cap, l.v[k], n, &row)) || (rc = tree_state(&jd, &l.v[k]->tree, &st)))
 					break;
 				row->state[i] = st;
 				if (!row->snap) { /* the row keeps the snapshot */
@@ -212,6 +226,7 @@ int arca_replicas_status(arca_repo *const *repos, size_t n, bool read_data, arca
 		arca_idset_free(&jd.trees);
 		arca_buf_free(&jd.buf);
 	}
+	arca_idset_free(&rows);
 	if (!rc && out->nrows)
 		qsort(out->rows, out->nrows, sizeof(*out->rows), row_cmp);
 	if (rc)
