@@ -188,6 +188,9 @@ typedef struct arca_backup_stream {
 	int (*open)(void *payload, int *fd);
 	int (*close)(void *payload, int fd, bool ok);
 	void *payload;
+	/* Optional (NULL): sees every byte of the stream, in order, as it is
+	 * read (pg backup counts the rows of the dump's COPY blocks with it). */
+	void (*observe)(void *payload, const void *p, size_t n);
 } arca_backup_stream;
 
 typedef struct arca_backup_opts {

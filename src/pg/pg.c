@@ -9,12 +9,12 @@
  * name can collide with "@globals.sql".
  */
 #include "pg/pg.h"
+#include "pg/copy_scan.h"
 #include "pg/pg_proc.h"
 #include "pgsql/pgsql.h"
 #include "util/timefmt.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,15 +137,10 @@ typedef struct dump_job {
 	pgb *b;
 	char *db;   /* NULL: the globals */
 	char *file; /* name in the snapshot */
-	char *edb;  /* escaped db name for metadata keys (while counting) */
+	pg_copy_scan copies; /* the dump's COPY blocks, counted as it streams */
 	uint64_t size;
 	pg_proc proc;
 	arca_pgsql *snapc; /* holds the exported snapshot until the dump ends */
-	/* row counts: taken on snapc by a thread while pg_dump streams */
-	pthread_t counter;
-	bool counting;
-	int count_rc;
-	char *count_msg;
 } dump_job;
 
 struct pgb {
@@ -157,25 +152,35 @@ struct pgb {
 	arca_pg_backup_result *res;
 };
 
-/* Exact row counts of every table of j->db, in the dump's snapshot, into
- * the snapshot's source metadata.  Runs on its own thread; b->src is only
- * read once every stream is closed (set_source). */
-static void *count_rows(void *arg)
+static void dump_observe(void *payload, const void *p, size_t n)
 {
-	dump_job *j = arg;
+	pg_copy_scan_feed(&((dump_job *)payload)->copies, p, n);
+}
+
+/* Exact row counts of every table of j->db into the snapshot's source
+ * metadata, once pg_dump has finished: the lines of each table's COPY block
+ * in the dump; a table without one (which pg_dump does not produce) is
+ * counted with count(*) in the dump's own snapshot, still open on snapc. */
+static int record_counts(dump_job *j)
+{
 	pgb *b = j->b;
 	arca_pgsql_table *t = NULL;
 	size_t nt = 0, i;
-	char key[1024];
-	int rc;
-	if ((rc = arca_pgsql_table_counts(j->snapc, &t, &nt)))
-		goto out;
+	char key[1024], *edb = esc(j->db);
+	int rc = edb ? 0 : arca_error_set(ARCA_NOMEM, "out of memory");
+	if (!rc)
+		rc = arca_pgsql_table_list(j->snapc, &t, &nt);
 	for (i = 0; i < nt && !rc; i++) {
 		char *es = esc(t[i].schema), *et = esc(t[i].name);
-		if (!es || !et)
+		int seen = pg_copy_scan_rows(&j->copies, t[i].schema, t[i].name, &t[i].rows);
+		if (seen < 0)
+			rc = seen;
+		else if (!seen)
+			rc = arca_pgsql_table_count(j->snapc, &t[i]);
+		if (!rc && (!es || !et))
 			rc = arca_error_set(ARCA_NOMEM, "out of memory");
-		else {
-			snprintf(key, sizeof(key), "pg.rows.%s.%s.%s", j->edb, es, et);
+		if (!rc) {
+			snprintf(key, sizeof(key), "pg.rows.%s.%s.%s", edb, es, et);
 			rc = kv_add(&b->src, key, "%llu", (unsigned long long)t[i].rows);
 			b->res->rows += t[i].rows;
 		}
@@ -184,32 +189,11 @@ static void *count_rows(void *arg)
 	}
 	if (!rc) {
 		b->res->tables += nt;
-		snprintf(key, sizeof(key), "pg.db.%s.tables", j->edb);
+		snprintf(key, sizeof(key), "pg.db.%s.tables", edb);
 		rc = kv_add(&b->src, key, "%zu", nt);
 	}
-out:
-	j->count_rc = rc;
-	if (rc)
-		j->count_msg = strdup(arca_error_message());
 	arca_pgsql_tables_free(t, nt);
-	return NULL;
-}
-
-/* Wait for the row counts; their failure, if any, as this thread's error. */
-static int count_join(dump_job *j)
-{
-	int rc;
-	if (!j->counting)
-		return 0;
-	pthread_join(j->counter, NULL);
-	j->counting = false;
-	rc = j->count_rc;
-	if (rc)
-		arca_error_set(rc, "counting rows: %s", j->count_msg ? j->count_msg : "failed");
-	free(j->count_msg);
-	j->count_msg = NULL;
-	free(j->edb);
-	j->edb = NULL;
+	free(edb);
 	return rc;
 }
 
@@ -217,7 +201,7 @@ static int dump_open(void *payload, int *fd)
 {
 	dump_job *j = payload;
 	pgb *b = j->b;
-	char *conninfo = NULL, *password = NULL, *snapid = NULL, *edb = NULL;
+	char *conninfo = NULL, *password = NULL, *snapid = NULL;
 	arca_pgsql_res *res = NULL;
 	int rc;
 
@@ -225,12 +209,13 @@ static int dump_open(void *payload, int *fd)
 	if ((rc = arca_pgsql_dsn_with_db(b->o->dsn, j->db, &conninfo, &password)))
 		goto out;
 	if (j->db) {
-		/* count rows in the snapshot pg_dump will use: exactly the dumped rows */
+		/* export the snapshot pg_dump will use: its table list (and a count
+		 * for any table without a COPY block) is read in it afterwards */
 		if ((rc = arca_pgsql_connect(&j->snapc, b->o->dsn, j->db)) ||
 		    (rc = arca_pgsql_cmd(j->snapc, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) ||
 		    (rc = arca_pgsql_exec(j->snapc, &res, "SELECT pg_export_snapshot()", 0, NULL, NULL, NULL, false)))
 			goto out;
-		if (!(snapid = strdup(arca_pgsql_res_value(res, 0, 0))) || !(edb = esc(j->db))) {
+		if (!(snapid = strdup(arca_pgsql_res_value(res, 0, 0)))) {
 			rc = arca_error_set(ARCA_NOMEM, "out of memory");
 			goto out;
 		}
@@ -240,17 +225,6 @@ static int dump_open(void *payload, int *fd)
 					 (char *)"-d", conninfo, NULL };
 			snprintf(snaparg, sizeof(snaparg), "--snapshot=%s", snapid);
 			rc = pg_proc_start(&j->proc, argv, PG_PROC_READ, password);
-		}
-		/* count while pg_dump runs (same snapshot; PostgreSQL's synchronized
-		 * scans let the two share the reads of a big table) */
-		if (!rc) {
-			j->edb = edb;
-			edb = NULL;
-			if (pthread_create(&j->counter, NULL, count_rows, j)) {
-				pg_proc_finish(&j->proc, true, "pg_dump", NULL);
-				rc = arca_error_set(ARCA_ERROR, "cannot start the row-count thread");
-			} else
-				j->counting = true;
 		}
 	} else {
 		char *argv[] = { b->pg_dumpall, (char *)"--no-password", (char *)"--globals-only", (char *)"-d", conninfo,
@@ -271,7 +245,6 @@ out:
 	arca_pgsql_res_free(res);
 	free(conninfo);
 	free(snapid);
-	free(edb);
 	return rc;
 }
 
@@ -286,11 +259,8 @@ static int dump_close(void *payload, int fd, bool ok)
 	else
 		snprintf(what, sizeof(what), "the dump of the globals (roles, tablespaces)");
 	rc = pg_proc_finish(&j->proc, !ok, what, NULL);
-	{
-		int crc = count_join(j); /* always joined, even when the dump failed */
-		if (!rc)
-			rc = crc;
-	}
+	if (!rc && j->db)
+		rc = record_counts(j);
 	if (j->snapc) {
 		if (!rc)
 			rc = arca_pgsql_cmd(j->snapc, "COMMIT");
@@ -405,6 +375,10 @@ int arca_pg_backup(arca_repo *r, const arca_pg_backup_opts *o, arca_pg_backup_re
 		streams[i].open = dump_open;
 		streams[i].close = dump_close;
 		streams[i].payload = &jobs[i];
+		if (jobs[i].db) {
+			pg_copy_scan_init(&jobs[i].copies);
+			streams[i].observe = dump_observe;
+		}
 	}
 	bo.streams = streams;
 	bo.nstreams = njobs;
@@ -428,11 +402,7 @@ out:
 	for (i = 0; jobs && i < njobs; i++) {
 		if (jobs[i].proc.pid > 0 || jobs[i].proc.fd >= 0 || jobs[i].proc.errfd >= 0)
 			pg_proc_finish(&jobs[i].proc, true, "dump", NULL);
-		if (jobs[i].counting) { /* only if a stream was never closed */
-			pthread_join(jobs[i].counter, NULL);
-			free(jobs[i].count_msg);
-			free(jobs[i].edb);
-		}
+		pg_copy_scan_free(&jobs[i].copies);
 		arca_pgsql_close(jobs[i].snapc);
 		free(jobs[i].db);
 		free(jobs[i].file);

@@ -391,11 +391,10 @@ void arca_pgsql_tables_free(arca_pgsql_table *v, size_t n)
 	"NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '" cls "'::regclass AND d.objid = " oid \
 	" AND d.deptype = 'e')"
 
-int arca_pgsql_table_counts(arca_pgsql *c, arca_pgsql_table **out, size_t *n)
+int arca_pgsql_table_list(arca_pgsql *c, arca_pgsql_table **out, size_t *n)
 {
-	arca_pgsql_res *r = NULL, *cr = NULL;
+	arca_pgsql_res *r = NULL;
 	arca_pgsql_table *v = NULL;
-	arca_buf sql = ARCA_BUF_INIT;
 	int rows = 0, i, rc;
 	*out = NULL;
 	*n = 0;
@@ -411,30 +410,12 @@ int arca_pgsql_table_counts(arca_pgsql *c, arca_pgsql_table **out, size_t *n)
 		goto out;
 	}
 	for (i = 0; i < rows; i++) {
-		char *qs = NULL, *qt = NULL;
 		v[i].schema = strdup(arca_pgsql_res_value(r, i, 0));
 		v[i].name = strdup(arca_pgsql_res_value(r, i, 1));
 		if (!v[i].schema || !v[i].name) {
 			rc = arca_error_set(ARCA_NOMEM, "out of memory");
 			goto out;
 		}
-		if ((rc = arca_pgsql_quote_ident(c, v[i].schema, &qs)) || (rc = arca_pgsql_quote_ident(c, v[i].name, &qt))) {
-			free(qs);
-			goto out;
-		}
-		arca_buf_clear(&sql);
-		rc = arca_buf_printf(&sql, "SELECT count(*) FROM ONLY %s.%s", qs, qt);
-		free(qs);
-		free(qt);
-		if (rc || (rc = arca_buf_cstr(&sql)))
-			goto out;
-		if ((rc = arca_pgsql_exec(c, &cr, (const char *)sql.data, 0, NULL, NULL, NULL, false))) {
-			arca_error_prefix(rc, "counting the rows of %s.%s", v[i].schema, v[i].name);
-			goto out;
-		}
-		v[i].rows = strtoull(arca_pgsql_res_value(cr, 0, 0), NULL, 10);
-		arca_pgsql_res_free(cr);
-		cr = NULL;
 	}
 	*out = v;
 	*n = (size_t)rows;
@@ -442,8 +423,46 @@ int arca_pgsql_table_counts(arca_pgsql *c, arca_pgsql_table **out, size_t *n)
 out:
 	if (v)
 		arca_pgsql_tables_free(v, (size_t)rows);
-	arca_buf_free(&sql);
 	arca_pgsql_res_free(r);
+	return rc;
+}
+
+int arca_pgsql_table_count(arca_pgsql *c, arca_pgsql_table *t)
+{
+	arca_pgsql_res *cr = NULL;
+	arca_buf sql = ARCA_BUF_INIT;
+	char *qs = NULL, *qt = NULL;
+	int rc;
+	if ((rc = arca_pgsql_quote_ident(c, t->schema, &qs)) || (rc = arca_pgsql_quote_ident(c, t->name, &qt)))
+		goto out;
+	if ((rc = arca_buf_printf(&sql, "SELECT count(*) FROM ONLY %s.%s", qs, qt)) || (rc = arca_buf_cstr(&sql)))
+		goto out;
+	if ((rc = arca_pgsql_exec(c, &cr, (const char *)sql.data, 0, NULL, NULL, NULL, false))) {
+		arca_error_prefix(rc, "counting the rows of %s.%s", t->schema, t->name);
+		goto out;
+	}
+	t->rows = strtoull(arca_pgsql_res_value(cr, 0, 0), NULL, 10);
+out:
+	free(qs);
+	free(qt);
+	arca_buf_free(&sql);
+	arca_pgsql_res_free(cr);
+	return rc;
+}
+
+int arca_pgsql_table_counts(arca_pgsql *c, arca_pgsql_table **out, size_t *n)
+{
+	size_t i;
+	int rc;
+	if ((rc = arca_pgsql_table_list(c, out, n)))
+		return rc;
+	for (i = 0; i < *n && !rc; i++)
+		rc = arca_pgsql_table_count(c, &(*out)[i]);
+	if (rc) {
+		arca_pgsql_tables_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
 	return rc;
 }
 

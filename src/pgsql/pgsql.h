@@ -94,6 +94,9 @@ typedef struct arca_pgsql_table {
  * parent counts none of its own (ONLY).  Free with arca_pgsql_tables_free.
  */
 int arca_pgsql_table_counts(arca_pgsql *c, arca_pgsql_table **out, size_t *n);
+/* The same tables, rows left 0; and the exact count of one of them. */
+int arca_pgsql_table_list(arca_pgsql *c, arca_pgsql_table **out, size_t *n);
+int arca_pgsql_table_count(arca_pgsql *c, arca_pgsql_table *t);
 void arca_pgsql_tables_free(arca_pgsql_table *v, size_t n);
 
 /* Whether the database holds no user object (no table, view, sequence,

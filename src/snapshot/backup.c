@@ -132,6 +132,7 @@ static void pool_destroy(bufpool *p)
 typedef struct archiver {
 	arca_repo *r;
 	const arca_backup_opts *o;
+	const arca_backup_stream *observed; /* the stream being read, if it has an observer */
 	arca_chunker *ch;
 	arca_chunker_params cp;
 	arca_repo_reader *rd;
@@ -456,6 +457,8 @@ static int chunk_fd(archiver *a, int fd, const char *path, uint64_t expect, uint
 			}
 			if (got == 0)
 				eof = true;
+			if (a->observed && got > 0)
+				a->observed->observe(a->observed->payload, a->buf + start + len, (size_t)got);
 			len += (size_t)got;
 			*size += (uint64_t)got;
 			a->st.bytes_read += (uint64_t)got;
@@ -892,7 +895,9 @@ static int archive_streams(archiver *a, arca_id *out)
 		int fd = -1, crc;
 		if ((rc = s->open(s->payload, &fd)))
 			break;
+		a->observed = s->observe ? s : NULL;
 		rc = archive_stream(a, fd, s->name, &t);
+		a->observed = NULL;
 		crc = s->close(s->payload, fd, rc == 0);
 		if (!rc)
 			rc = crc;
