@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A repository stored in PostgreSQL (-r postgres://...): the core commands
 # round-trip on it, packs are split into 1 MiB rows, a byte flipped in a
-# stored pack is found by check --read-data (exit 13), and a wrong URL
-# gives a clear error.
+# stored pack is found by check --read-data (exit 13) and repaired by scrub
+# from a local replica, replicate copies between it and other kinds, and a
+# wrong URL gives a clear error.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 
@@ -46,10 +47,21 @@ assert_same_tree "$T/src" "$(restored "$T/r2" "$T/src")"
 [ "$(psql_q repodb "SELECT count(*) FROM arca_t.chunks c LEFT JOIN arca_t.objects o ON o.id = c.id WHERE o.id IS NULL")" = 0 ] ||
 	fail "prune left chunk rows without an object"
 
-note "a byte flipped in a stored pack is damage"
+note "replicate: postgres -> local -> another postgres schema, which restores"
+ok arca -r "$R" replicate --to "$T/local"
+R2="postgres://postgres@127.0.0.1:$PG_PORT/repodb?schema=arca_copy"
+ok arca -r "$T/local" replicate --to "$R2" --json
+assert_contains "$T/out" '"created":true'
+ok arca -r "$R2" restore latest --target "$T/r3"
+assert_same_tree "$T/src" "$(restored "$T/r3" "$T/src")"
+
+note "a byte flipped in a stored pack is damage, which scrub repairs from the local copy"
 psql_q repodb "UPDATE arca_t.chunks SET data = set_byte(data, 100, 255 - get_byte(data, 100))
   WHERE seq = 0 AND id = (SELECT id FROM arca_t.objects WHERE key LIKE 'data/%' ORDER BY size DESC LIMIT 1)" >/dev/null
 expect_exit 13 arca -r "$R" check --read-data
+ok arca -r "$R" scrub --replica "$T/local"
+assert_contains "$T/out" "repaired from"
+ok arca -r "$R" check --read-data
 
 note "wrong URLs give clear errors"
 expect_exit 1 arca -r "postgres://postgres@127.0.0.1:1/repodb" snapshots
