@@ -611,7 +611,8 @@ static int stop_hook(int step, uint64_t count, void *payload)
 	return 0;
 }
 
-static void interrupted_at(fx *f, int step, uint64_t count)
+/* One interrupted prune and its recovery; true when the stop was reached. */
+static bool interrupted_once(fx *f, int step, uint64_t count)
 {
 	arca_prune_opts po = ARCA_PRUNE_OPTS_INIT;
 	arca_prune_result res;
@@ -650,10 +651,27 @@ static void interrupted_at(fx *f, int step, uint64_t count)
 		fail_msg("third prune: %s", arca_error_message());
 	assert_int_equal(res.packs_deleted + res.packs_repacked + res.packs_written, 0);
 	arca_repo_close(r);
-	/* every stop in the list is reached with this data */
-	if (!s.hit)
-		fail_msg("stop at %d:%llu was not reached", step, (unsigned long long)count);
 	fx_reset(f);
+	return s.hit;
+}
+
+/*
+ * Chunk boundaries depend on each new repository's secret gear table, so
+ * how many packs a repack writes varies a little from one fixture to the
+ * next (a stop at the second pack written is not always there).  Every stop
+ * must be reached with one of a few fresh repositories; each attempt checks
+ * the recovery in full either way.
+ */
+static void interrupted_at(fx *f, int step, uint64_t count)
+{
+	int attempt;
+	for (attempt = 0; attempt < 12; attempt++)
+		if (interrupted_once(f, step, count))
+			return;
+		else
+			fprintf(stderr, "note: stop at %d:%llu not reached, again with a fresh repository\n", step,
+				(unsigned long long)count);
+	fail_msg("stop at %d:%llu was not reached in %d fresh repositories", step, (unsigned long long)count, attempt);
 }
 
 static const struct {
