@@ -159,10 +159,16 @@ int arca_repo_blob_load(arca_repo_reader *rd, const arca_id *id, arca_buf *out);
  * another in a pack are then fetched with one ranged read. */
 void arca_repo_reader_hint(arca_repo_reader *rd, const arca_id *next, size_t n);
 /* For restores from a remote backend (no-op on a local one): readers of r
- * share a read-ahead of the pack bytes after each blob they miss, so the
- * small files a backup packed together come in a few requests.  Lists
- * data/ once. */
-int arca_repo_readahead_enable(arca_repo *r);
+ * share a read-ahead of pack bytes, so the files a backup packed together
+ * come in a few requests.  Lists data/ once.  ARCA_READAHEAD_PACKS (a whole
+ * snapshot): whole packs, fetched in the background in the order
+ * arca_repo_readahead_expect gives; ARCA_READAHEAD_RANGES (a few files):
+ * the bytes after each blob a reader misses. */
+enum { ARCA_READAHEAD_RANGES = 0, ARCA_READAHEAD_PACKS = 1 };
+int arca_repo_readahead_enable(arca_repo *r, int mode);
+/* With ARCA_READAHEAD_PACKS: these blobs will be loaded, each once per
+ * mention, soon and in about this order (no-op otherwise). */
+void arca_repo_readahead_expect(arca_repo *r, const arca_id *blobs, size_t n);
 int arca_repo_blob_lookup(arca_repo *r, const arca_id *id, arca_index_loc *loc);
 
 /* ---- small objects (snapshots) ---- */

@@ -238,6 +238,8 @@ static void header_value(char *out, size_t cap, const char *v, size_t n, bool un
 	out[n] = '\0';
 }
 
+#define BODY_PRESIZE_MAX (256u << 20)
+
 static size_t header_cb(char *p, size_t size, size_t nmemb, void *userdata)
 {
 	sink *s = userdata;
@@ -249,6 +251,15 @@ static size_t header_cb(char *p, size_t size, size_t nmemb, void *userdata)
 		header_value(s->r->etag, sizeof(s->r->etag), p + 5, n - 5, true);
 	} else if (n > 14 && !strncasecmp(p, "content-range:", 14)) {
 		header_value(s->r->content_range, sizeof(s->r->content_range), p + 14, n - 14, false);
+	} else if (n > 15 && !strncasecmp(p, "content-length:", 15) && s->r->body) {
+		/* room for the whole body at once: a pack grown by doubling
+		 * would be copied about twice over */
+		char v[32];
+		unsigned long long len;
+		header_value(v, sizeof(v), p + 15, n - 15, false);
+		len = strtoull(v, NULL, 10);
+		if (len > 0 && len <= BODY_PRESIZE_MAX && arca_buf_reserve(s->r->body, (size_t)len))
+			arca_error_clear(); /* no room now: the body grows as it comes, or fails then */
 	}
 	return n;
 }
@@ -323,6 +334,8 @@ int arca_http_do(arca_http *h, const arca_http_req *rq, arca_http_resp *rs)
 	CURL_FN.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->connect_s);
 	CURL_FN.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	CURL_FN.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->lowspeed_s);
+	/* bigger reads: a 16 MiB pack in 16 KiB pieces is a thousand calls */
+	CURL_FN.easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
 	CURL_FN.easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
 	CURL_FN.easy_setopt(c, CURLOPT_WRITEDATA, &sk);
 	CURL_FN.easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);

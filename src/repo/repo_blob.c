@@ -381,6 +381,12 @@ int arca_repo_blob_lookup(arca_repo *r, const arca_id *id, arca_index_loc *loc)
 	return arca_index_lookup(r->ix, id, loc);
 }
 
+void arca_repo_readahead_expect(arca_repo *r, const arca_id *blobs, size_t n)
+{
+	if (r->ra)
+		arca_readahead_expect(r->ra, blobs, n);
+}
+
 void arca_repo_reader_hint(arca_repo_reader *rd, const arca_id *next, size_t n)
 {
 	rd->hint = next;
@@ -475,9 +481,10 @@ static int read_stored(arca_repo_reader *rd, const arca_id *id, const arca_index
 			end += next.stored_len;
 		}
 	}
-	if (r->ra && end - loc->offset < (1u << 20)) { /* a small file: shared read-ahead */
+	/* whole packs kept: every blob; ranges: a small file's */
+	if (r->ra && (arca_readahead_whole(r->ra) || end - loc->offset < (1u << 20))) {
 		arca_buf_clear(&rd->stored);
-		if ((rc = arca_readahead_read(r->ra, r->be, key, &loc->pack, loc->offset, loc->stored_len, &rd->stored)))
+		if ((rc = arca_readahead_read(r->ra, &loc->pack, loc->offset, loc->stored_len, &rd->stored)))
 			return rc;
 		*p = rd->stored.data;
 		*len = rd->stored.len;

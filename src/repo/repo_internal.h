@@ -69,8 +69,11 @@ typedef struct arca_readahead arca_readahead;
 void arca_readahead_free(arca_readahead *ra);
 /* Append bytes [off, off+len) of pack (object key) to out, from a kept
  * range or a read that goes on ahead (see repo_readahead.c). */
-int arca_readahead_read(arca_readahead *ra, arca_backend *be, const char *key, const arca_id *pack, uint64_t off,
-			uint64_t len, arca_buf *out);
+int arca_readahead_read(arca_readahead *ra, const arca_id *pack, uint64_t off, uint64_t len, arca_buf *out);
+/* Whether ra keeps whole packs (ARCA_READAHEAD_PACKS): every data blob is
+ * then read through it. */
+bool arca_readahead_whole(const arca_readahead *ra);
+void arca_readahead_expect(arca_readahead *ra, const arca_id *blobs, size_t n);
 
 int arca_repo_config_decode(arca_repo *r, const uint8_t *raw, size_t n);
 /* Parse a key file / lock object without using it (for fuzzing and

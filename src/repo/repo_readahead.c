@@ -1,15 +1,27 @@
 /*
- * repo/repo_readahead.c - shared read-ahead of pack ranges for restores
+ * repo/repo_readahead.c - shared read-ahead of pack bytes for restores
  * from remote backends.
  *
- * A backup packs the chunks of small files in walk order, and a restore
- * walks the same order, but hands consecutive files to different workers:
- * one ranged GET per small file is thousands of round trips.  With
- * read-ahead enabled, a worker that misses reads its blob and the bytes
- * that follow it in the pack (up to RA_BYTES, never past the pack's end,
- * which the data/ listing taken at enable time tells) into a small LRU of
- * ranges shared by all readers of the repository; the next files' blobs
- * are then found there by whichever worker gets them.
+ * A backup packs the chunks of files in walk order, and a restore walks
+ * the same order but hands the files to several workers: one ranged GET
+ * per file would be thousands of round trips.  Readers of the repository
+ * share a small set of slots, each holding bytes of one pack, in one of
+ * two modes:
+ *
+ * - ARCA_READAHEAD_PACKS (a whole snapshot is restored, so nearly every
+ *   byte of the packs it uses is needed): a slot holds a whole pack,
+ *   fetched with one GET.  The restore says which blobs it will load, in
+ *   order, before it loads them (arca_repo_readahead_expect); background
+ *   threads fetch their packs in that order, into slots whose packs have
+ *   no expected blob left, so the workers rarely wait on the network and
+ *   a pack is read once.
+ * - ARCA_READAHEAD_RANGES (a few files): a worker that misses reads its
+ *   blob and the RA_BYTES that follow it in the pack, never past the
+ *   pack's end; the next files' blobs are then found there.
+ *
+ * In both, a reader that needs bytes another thread is fetching waits for
+ * them rather than read them again, and pack sizes come from one listing
+ * of data/ taken when read-ahead is enabled.
  */
 #include "repo/repo_internal.h"
 
@@ -17,26 +29,51 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#define RA_BYTES (1u << 20) /* read this far ahead */
-#define RA_SLOTS 16          /* ranges kept: at most RA_SLOTS * RA_BYTES bytes */
+#define RA_BYTES (1u << 20)     /* ranges mode: read this far ahead */
+#define RA_SLOTS 16             /* ranges mode: ranges kept */
+#define PACK_MAX (32u << 20)    /* packs mode: a bigger pack is read by ranges */
+#define PACK_SLOTS_MIN 6        /* packs mode: packs kept, at least... */
+#define PACK_SLOTS_PER_CPU 2    /* ...or this many per core (a backup fills one pack per core at once) */
+#define PACK_SLOTS_MAX 32
+#define PACK_FETCHERS 2         /* packs mode: background fetches at once */
 
 typedef struct ra_slot {
 	arca_id pack;
 	uint64_t off;
 	arca_buf data; /* bytes [off, off + data.len) of pack; len 0: empty */
 	uint64_t used;
-	uint64_t filling; /* > 0: a reader is fetching [off, off + filling) now */
+	uint64_t filling; /* > 0: a thread is fetching [off, off + filling) now */
 } ra_slot;
+
+/* packs mode: what the restore still expects to load from a pack */
+typedef struct pack_need {
+	int64_t blobs; /* expected loads not done yet */
+	uint8_t queued;
+} pack_need;
 
 struct arca_readahead {
 	pthread_mutex_t mu;
 	pthread_cond_t filled; /* a fetch ended (slot filled or released) */
+	pthread_cond_t work;   /* packs mode: a pack was queued, a slot freed, or stop */
+	int mode;
+	arca_backend *be;
+	arca_index *ix;
 	arca_idset sizes; /* pack id -> uint64_t size, from the listing */
-	ra_slot slots[RA_SLOTS];
+	ra_slot *slots;
+	int nslots;
 	uint64_t clock;
-	uint64_t hits, fetches;
+	/* packs mode */
+	arca_idset needs; /* pack id -> pack_need */
+	arca_id *queue;   /* packs to fetch, in order of first need */
+	size_t qhead, qlen, qcap;
+	pthread_t fetchers[PACK_FETCHERS];
+	int nfetchers;
+	bool stop;
 };
+
+static void *fetcher(void *arg);
 
 static int note_size(const char *key, uint64_t size, void *payload)
 {
@@ -53,9 +90,10 @@ static int note_size(const char *key, uint64_t size, void *payload)
 	return 0;
 }
 
-int arca_repo_readahead_enable(arca_repo *r)
+int arca_repo_readahead_enable(arca_repo *r, int mode)
 {
 	arca_readahead *ra;
+	long ncpu;
 	int rc;
 	if (r->ra || (r->be->caps & ARCA_BACKEND_CAP_LOCAL))
 		return 0;
@@ -63,11 +101,30 @@ int arca_repo_readahead_enable(arca_repo *r)
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	pthread_mutex_init(&ra->mu, NULL);
 	pthread_cond_init(&ra->filled, NULL);
+	pthread_cond_init(&ra->work, NULL);
 	arca_idset_init(&ra->sizes, sizeof(uint64_t));
+	arca_idset_init(&ra->needs, sizeof(pack_need));
+	ra->mode = mode;
+	ra->be = r->be;
+	ra->ix = r->ix;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	ra->nslots = RA_SLOTS;
+	if (mode == ARCA_READAHEAD_PACKS) {
+		ra->nslots = (int)(ncpu > 0 ? ncpu : 1) * PACK_SLOTS_PER_CPU;
+		ra->nslots = ra->nslots < PACK_SLOTS_MIN ? PACK_SLOTS_MIN : ra->nslots > PACK_SLOTS_MAX ? PACK_SLOTS_MAX : ra->nslots;
+	}
+	if (!(ra->slots = calloc((size_t)ra->nslots, sizeof(*ra->slots)))) {
+		arca_readahead_free(ra);
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	}
 	if ((rc = arca_be_list(r->be, "data/", note_size, &ra->sizes))) {
 		arca_readahead_free(ra);
 		return rc;
 	}
+	/* without fetchers, packs are still read whole, on demand */
+	while (mode == ARCA_READAHEAD_PACKS && ra->nfetchers < PACK_FETCHERS &&
+	       !pthread_create(&ra->fetchers[ra->nfetchers], NULL, fetcher, ra))
+		ra->nfetchers++;
 	r->ra = ra;
 	return 0;
 }
@@ -77,95 +134,249 @@ void arca_readahead_free(arca_readahead *ra)
 	int i;
 	if (!ra)
 		return;
-	for (i = 0; i < RA_SLOTS; i++)
+	pthread_mutex_lock(&ra->mu);
+	ra->stop = true;
+	pthread_cond_broadcast(&ra->work);
+	pthread_mutex_unlock(&ra->mu);
+	for (i = 0; i < ra->nfetchers; i++)
+		pthread_join(ra->fetchers[i], NULL);
+	for (i = 0; ra->slots && i < ra->nslots; i++)
 		arca_buf_free(&ra->slots[i].data);
+	free(ra->slots);
+	free(ra->queue);
+	arca_idset_free(&ra->needs);
 	arca_idset_free(&ra->sizes);
+	pthread_cond_destroy(&ra->work);
 	pthread_cond_destroy(&ra->filled);
 	pthread_mutex_destroy(&ra->mu);
 	free(ra);
 }
 
-/* Copy [off, off+len) of pack into out if a kept range holds it. */
-static bool lookup(arca_readahead *ra, const arca_id *pack, uint64_t off, uint64_t len, arca_buf *out)
+/* The listed size of pack, or 0 when the listing did not have it. */
+static uint64_t pack_size(const arca_readahead *ra, const arca_id *pack)
+{
+	const void *p = arca_idset_get(&ra->sizes, pack);
+	uint64_t size = 0;
+	if (p) /* idset values are not aligned: memcpy */
+		memcpy(&size, p, sizeof(size));
+	return size;
+}
+
+/* packs mode: expected loads left from pack (0 when none or unknown). */
+static int64_t need_of(const arca_readahead *ra, const arca_id *pack)
+{
+	const void *p = arca_idset_get(&ra->needs, pack);
+	pack_need n;
+	if (!p)
+		return 0;
+	memcpy(&n, p, sizeof(n));
+	return n.blobs;
+}
+
+/* packs mode: one expected load from pack is done. */
+static void need_done(arca_readahead *ra, const arca_id *pack)
+{
+	void *p = ra->mode == ARCA_READAHEAD_PACKS ? arca_idset_get(&ra->needs, pack) : NULL;
+	pack_need n;
+	if (!p)
+		return;
+	memcpy(&n, p, sizeof(n));
+	if (n.blobs > 0 && --n.blobs == 0)
+		pthread_cond_broadcast(&ra->work); /* its slot may be reused */
+	memcpy(p, &n, sizeof(n));
+}
+
+/* The slot holding, or being filled with, byte off of pack, or NULL. */
+static ra_slot *slot_at(arca_readahead *ra, const arca_id *pack, uint64_t off, bool *ready)
 {
 	int i;
-	for (i = 0; i < RA_SLOTS; i++) {
+	for (i = 0; i < ra->nslots; i++) {
 		ra_slot *s = &ra->slots[i];
-		if (s->data.len && arca_id_eq(&s->pack, pack) && off >= s->off && off + len <= s->off + s->data.len) {
-			s->used = ++ra->clock;
-			ra->hits++;
-			return arca_buf_put(out, s->data.data + (off - s->off), (size_t)len) == 0;
+		uint64_t n = s->filling ? s->filling : s->data.len;
+		if (n && arca_id_eq(&s->pack, pack) && off >= s->off && off < s->off + n) {
+			*ready = !s->filling;
+			return s;
 		}
 	}
-	return false;
+	return NULL;
 }
 
-/* Whether another reader is fetching a range that will hold [off, off+len). */
-static bool being_fetched(const arca_readahead *ra, const arca_id *pack, uint64_t off, uint64_t len)
+/*
+ * A slot for a fetch: an empty one, else the least recently used idle one
+ * whose pack has no expected load left; with any_idle, else the least
+ * recently used idle one.  NULL when there is none.  Called with mu held.
+ */
+static ra_slot *pick(arca_readahead *ra, bool any_idle)
 {
+	ra_slot *best = NULL, *idle = NULL;
 	int i;
-	for (i = 0; i < RA_SLOTS; i++) {
-		const ra_slot *s = &ra->slots[i];
-		if (s->filling && arca_id_eq(&s->pack, pack) && off >= s->off && off + len <= s->off + s->filling)
-			return true;
-	}
-	return false;
-}
-
-int arca_readahead_read(arca_readahead *ra, arca_backend *be, const char *key, const arca_id *pack, uint64_t off,
-			uint64_t len, arca_buf *out)
-{
-	const void *sizep;
-	uint64_t end = off + len, size;
-	arca_buf got = ARCA_BUF_INIT;
-	ra_slot *slot = NULL;
-	bool hit;
-	int i, rc;
-	pthread_mutex_lock(&ra->mu);
-	/* workers miss on neighbouring blobs at the same moment: wait for a
-	 * fetch under way rather than read the same megabyte several times */
-	while (!(hit = lookup(ra, pack, off, len, out)) && being_fetched(ra, pack, off, len))
-		pthread_cond_wait(&ra->filled, &ra->mu);
-	if (hit) {
-		pthread_mutex_unlock(&ra->mu);
-		return 0;
-	}
-	/* idset values are not aligned: memcpy */
-	if ((sizep = arca_idset_get(&ra->sizes, pack)) && (memcpy(&size, sizep, sizeof(size)), size >= end))
-		end = off + RA_BYTES > size ? size : (off + RA_BYTES > end ? off + RA_BYTES : end);
-	for (i = 0; i < RA_SLOTS; i++) { /* an empty slot, else the least recently used idle one */
+	for (i = 0; i < ra->nslots; i++) {
 		ra_slot *s = &ra->slots[i];
 		if (s->filling)
 			continue;
-		if (!slot || !s->data.len || s->used < slot->used) {
-			slot = s;
-			if (!s->data.len)
-				break;
-		}
+		if (!s->data.len)
+			return s;
+		if (!idle || s->used < idle->used)
+			idle = s;
+		if ((!best || s->used < best->used) && (ra->mode != ARCA_READAHEAD_PACKS || need_of(ra, &s->pack) <= 0))
+			best = s;
 	}
-	if (slot) { /* announce the fetch (no slot free: fetch without sharing) */
-		arca_buf_free(&slot->data);
-		slot->pack = *pack;
-		slot->off = off;
-		slot->filling = end - off;
-	}
-	ra->fetches++;
-	pthread_mutex_unlock(&ra->mu);
+	return best ? best : any_idle ? idle : NULL;
+}
 
-	rc = arca_be_get_range(be, key, off, end - off, &got);
-	if (!rc)
-		rc = arca_buf_put(out, got.data, (size_t)len);
+static void claim(ra_slot *slot, const arca_id *pack, uint64_t off, uint64_t n)
+{
+	arca_buf_clear(&slot->data); /* its room is reused for the fetch */
+	slot->pack = *pack;
+	slot->off = off;
+	slot->filling = n;
+}
+
+/*
+ * Fetch [off, off+n) of pack (the whole object when whole) into slot
+ * (claimed by the caller; NULL: not kept), with mu released meanwhile; on
+ * success out (when not NULL) gets bytes [want, want+len) of the pack.
+ * Called and returns with mu held.
+ */
+static int fill(arca_readahead *ra, ra_slot *slot, const arca_id *pack, bool whole, uint64_t off, uint64_t n,
+		uint64_t want, uint64_t len, arca_buf *out)
+{
+	arca_buf buf = ARCA_BUF_INIT;
+	char key[80];
+	int rc;
+	if (slot) { /* fetch into the slot's old room (while filling, data.len is 0) */
+		buf = slot->data;
+		slot->data = (arca_buf)ARCA_BUF_INIT;
+	}
+	pthread_mutex_unlock(&ra->mu);
+	arca_repo_pack_key(key, pack);
+	rc = whole ? arca_be_get(ra->be, key, &buf) : arca_be_get_range(ra->be, key, off, n, &buf);
+	if (!rc && want + len > off + buf.len)
+		rc = arca_error_set(ARCA_CORRUPT, "%s is shorter than its index says", key);
+	if (!rc && out)
+		rc = arca_buf_put(out, buf.data + (want - off), (size_t)len);
 	pthread_mutex_lock(&ra->mu);
 	if (slot) {
 		slot->filling = 0;
-		if (!rc) {
-			slot->data = got; /* the slot takes the buffer */
-			got = (arca_buf)ARCA_BUF_INIT;
+		if (!rc && buf.len) {
+			slot->data = buf; /* the slot takes the buffer */
+			buf = (arca_buf)ARCA_BUF_INIT;
 			slot->used = ++ra->clock;
 		}
 		pthread_cond_broadcast(&ra->filled);
+		pthread_cond_broadcast(&ra->work);
+	}
+	arca_buf_free(&buf);
+	return rc;
+}
+
+/* packs mode: fetch queued packs, in order, while a slot is free for one. */
+static void *fetcher(void *arg)
+{
+	arca_readahead *ra = arg;
+	pthread_mutex_lock(&ra->mu);
+	for (;;) {
+		arca_id pack;
+		ra_slot *slot = NULL;
+		uint64_t size;
+		bool ready;
+		while (!ra->stop && !(ra->qhead < ra->qlen && (slot = pick(ra, false))))
+			pthread_cond_wait(&ra->work, &ra->mu);
+		if (ra->stop)
+			break;
+		pack = ra->queue[ra->qhead++];
+		size = pack_size(ra, &pack);
+		/* already there, all its loads done on demand, or too big */
+		if (slot_at(ra, &pack, 0, &ready) || need_of(ra, &pack) <= 0 || !size || size > PACK_MAX)
+			continue;
+		claim(slot, &pack, 0, size);
+		/* a failed fetch is no error here: a reader that needs the pack
+		 * fetches it itself, and reports what goes wrong then */
+		if (fill(ra, slot, &pack, true, 0, size, 0, 0, NULL))
+			arca_error_clear();
 	}
 	pthread_mutex_unlock(&ra->mu);
-	arca_buf_free(&got);
+	return NULL;
+}
+
+bool arca_readahead_whole(const arca_readahead *ra)
+{
+	return ra->mode == ARCA_READAHEAD_PACKS;
+}
+
+void arca_readahead_expect(arca_readahead *ra, const arca_id *blobs, size_t n)
+{
+	arca_index_loc loc;
+	arca_id *packs;
+	size_t i, np = 0;
+	if (ra->mode != ARCA_READAHEAD_PACKS || !n || !(packs = malloc(n * sizeof(*packs))))
+		return; /* (out of memory: no read-ahead for these, no harm) */
+	for (i = 0; i < n; i++) { /* index lookups outside the lock */
+		if (arca_index_lookup(ra->ix, &blobs[i], &loc))
+			arca_error_clear(); /* the load will report it */
+		else
+			packs[np++] = loc.pack;
+	}
+	pthread_mutex_lock(&ra->mu);
+	for (i = 0; i < np; i++) {
+		pack_need need = { 0, 0 };
+		void *val;
+		int rc;
+		if ((rc = arca_idset_insert(&ra->needs, &packs[i], &val)) < 0)
+			break;
+		if (rc == 0)
+			memcpy(&need, val, sizeof(need));
+		need.blobs++;
+		if (!need.queued) {
+			if (ra->qlen == ra->qcap) {
+				size_t nc = ra->qcap ? ra->qcap * 2 : 64;
+				arca_id *nq = realloc(ra->queue, nc * sizeof(*nq));
+				if (!nq) {
+					memcpy(val, &need, sizeof(need));
+					break;
+				}
+				ra->queue = nq;
+				ra->qcap = nc;
+			}
+			ra->queue[ra->qlen++] = packs[i];
+			need.queued = 1;
+			pthread_cond_signal(&ra->work);
+		}
+		memcpy(val, &need, sizeof(need));
+	}
+	pthread_mutex_unlock(&ra->mu);
+	free(packs);
+}
+
+int arca_readahead_read(arca_readahead *ra, const arca_id *pack, uint64_t off, uint64_t len, arca_buf *out)
+{
+	uint64_t size = pack_size(ra, pack), end = off + len, n;
+	bool whole = ra->mode == ARCA_READAHEAD_PACKS && size && size <= PACK_MAX, ready;
+	ra_slot *slot;
+	int rc;
+	pthread_mutex_lock(&ra->mu);
+	/* workers miss on neighbouring blobs at the same moment: wait for a
+	 * fetch under way rather than read the same bytes again */
+	while ((slot = slot_at(ra, pack, off, &ready)) && !ready)
+		pthread_cond_wait(&ra->filled, &ra->mu);
+	if (slot && end <= slot->off + slot->data.len) {
+		slot->used = ++ra->clock;
+		rc = arca_buf_put(out, slot->data.data + (off - slot->off), (size_t)len);
+		need_done(ra, pack);
+		pthread_mutex_unlock(&ra->mu);
+		return rc;
+	}
+	if (whole) {
+		n = size;
+	} else { /* a range: the blob and what follows it, within the pack */
+		n = len;
+		if (size >= end)
+			n = off + RA_BYTES > size ? size - off : (RA_BYTES > len ? RA_BYTES : len);
+	}
+	if ((slot = pick(ra, true)))
+		claim(slot, pack, whole ? 0 : off, n);
+	rc = fill(ra, slot, pack, whole, whole ? 0 : off, n, off, len, out); /* slot NULL: not kept */
+	need_done(ra, pack);
+	pthread_mutex_unlock(&ra->mu);
 	return rc;
 }

@@ -11,8 +11,15 @@
  *
  * Speed: the calling thread walks trees and creates directories; one
  * worker per core fetches, verifies and writes file contents, skipping
- * all-zero chunks (sparse files).  Directory metadata is applied last,
- * deepest first, so writing files does not disturb directory mtimes.
+ * all-zero chunks (sparse files).  A directory's descriptor stays open
+ * while anything in it is pending (the walk of its tree, its files, its
+ * subdirectories); whoever finishes last applies its metadata through that
+ * descriptor, so creating entries never disturbs a directory mtime already
+ * set, and no path is resolved twice.  Workers take files in batches of
+ * consecutive files of one directory (up to BATCH_FILES or BATCH_BYTES):
+ * workers creating files in one directory at once would spin on its lock
+ * in the kernel, and one job per file costs a wake-up per file.  Directories that take part in hard
+ * links (made at the very end) get their metadata after the links.
  */
 #include "arca/snapshot.h"
 #include "hash/idset.h"
@@ -25,15 +32,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-typedef struct rjob {
-	int dirfd;
-	bool fresh_dir; /* created by this restore: no old entry to replace */
-	char *relpath; /* for messages */
+/* A directory being restored; see the top of the file. */
+typedef struct rdir {
+	int fd;
+	int refs;           /* the walk of its tree, its pending files, its live subdirectories */
+	bool fresh;         /* created by this restore: no old entry to replace */
+	bool has_meta;      /* false for the target itself */
+	bool defer_meta;    /* metadata after the hard links (remembered in restorer.dirs) */
+	struct rdir *parent;
+	char *relpath;
+	arca_node meta;     /* metadata only */
+} rdir;
+
+typedef struct rfile {
+	char *relpath;  /* for messages */
 	arca_node node; /* owned copy */
+} rfile;
+
+/* A batch of consecutive files of one directory, for one worker. */
+#define BATCH_FILES 32
+#define BATCH_BYTES (4u << 20)
+
+typedef struct rjob {
+	rdir *dir;    /* holds one reference */
+	rfile *files; /* BATCH_FILES of room */
+	size_t n;
+	uint64_t bytes;
 } rjob;
 
 typedef struct rqueue {
@@ -212,6 +241,30 @@ static void split_rel(const char *rel, char *dir, size_t dn, const char **base)
 	*base = slash + 1;
 }
 
+/* ---- directories ---- */
+
+static void rdir_free(rdir *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->relpath);
+	arca_node_clear(&d->meta);
+	free(d);
+}
+
+/* Drop one reference; the last one applies the metadata (unless deferred)
+ * and drops the reference the directory holds on its parent. */
+static void rdir_release(restorer *s, rdir *d)
+{
+	while (d && __atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		rdir *parent = d->parent;
+		if (d->has_meta && !d->defer_meta)
+			apply_meta_fd(s, d->fd, &d->meta, d->relpath);
+		rdir_free(d);
+		d = parent;
+	}
+}
+
 /* ---- file contents (workers) ---- */
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -290,18 +343,18 @@ static int verify_file(restorer *s, arca_repo_reader *rd, int fd, const arca_nod
 	return 0;
 }
 
-static void restore_file(restorer *s, arca_repo_reader *rd, rjob *j, arca_buf *buf)
+static void restore_file(restorer *s, arca_repo_reader *rd, rdir *d, rfile *j, arca_buf *buf)
 {
 	const arca_node *n = &j->node;
 	off_t off = 0, written_end = 0;
 	size_t i;
 	int fd, rc;
 	/* in a directory this restore created, nothing can be in the way */
-	if (!j->fresh_dir && unlinkat(j->dirfd, n->name, 0) && errno != ENOENT) {
+	if (!d->fresh && unlinkat(d->fd, n->name, 0) && errno != ENOENT) {
 		rwarn(s, "cannot replace %s: %s", j->relpath, strerror(errno));
 		return;
 	}
-	fd = openat(j->dirfd, n->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(d->fd, n->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		if (errno == ENOSPC || errno == EDQUOT)
 			set_fatal(s, arca_error_errno(errno, "cannot create %s", j->relpath));
@@ -350,12 +403,24 @@ out:
 	close(fd);
 }
 
+static void job_free(rjob *j)
+{
+	size_t i;
+	for (i = 0; i < j->n; i++) {
+		free(j->files[i].relpath);
+		arca_node_clear(&j->files[i].node);
+	}
+	free(j->files);
+	memset(j, 0, sizeof(*j));
+}
+
 static void *rworker(void *arg)
 {
 	restorer *s = arg;
 	arca_repo_reader *rd = NULL;
 	arca_buf buf = ARCA_BUF_INIT;
 	rjob j;
+	size_t i;
 	int rc = arca_repo_reader_new(&rd, s->r);
 	if (rc)
 		set_fatal(s, rc);
@@ -372,11 +437,10 @@ static void *rworker(void *arg)
 		s->q.count--;
 		pthread_cond_signal(&s->q.not_full);
 		pthread_mutex_unlock(&s->q.mu);
-		if (rd && !get_fatal(s))
-			restore_file(s, rd, &j, &buf);
-		close(j.dirfd);
-		free(j.relpath);
-		arca_node_clear(&j.node);
+		for (i = 0; i < j.n && rd && !get_fatal(s); i++)
+			restore_file(s, rd, j.dir, &j.files[i], &buf);
+		rdir_release(s, j.dir);
+		job_free(&j);
 	}
 	arca_buf_free(&buf);
 	arca_repo_reader_free(rd);
@@ -392,6 +456,37 @@ static void push_job(restorer *s, rjob *j)
 	s->q.count++;
 	pthread_cond_signal(&s->q.not_empty);
 	pthread_mutex_unlock(&s->q.mu);
+}
+
+/* Hand the batch of d's files gathered so far to the workers. */
+static void batch_flush(restorer *s, rdir *d, rjob *b)
+{
+	if (!b->n)
+		return;
+	b->dir = d;
+	__atomic_add_fetch(&d->refs, 1, __ATOMIC_ACQ_REL);
+	push_job(s, b);
+	memset(b, 0, sizeof(*b));
+}
+
+static int batch_add(restorer *s, rdir *d, rjob *b, const arca_node *n, const char *rel)
+{
+	rfile *f;
+	if (!b->files && !(b->files = calloc(BATCH_FILES, sizeof(*b->files))))
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	f = &b->files[b->n];
+	if (!(f->relpath = strdup(rel)))
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	if (node_copy(&f->node, n, true)) {
+		free(f->relpath);
+		f->relpath = NULL;
+		return ARCA_NOMEM;
+	}
+	b->n++;
+	b->bytes += n->size;
+	if (b->n == BATCH_FILES || b->bytes >= BATCH_BYTES)
+		batch_flush(s, d, b);
+	return 0;
 }
 
 /* ---- selection ---- */
@@ -517,13 +612,113 @@ static void progress_tick(restorer *s, const char *cur)
 	s->o->progress(&s->prog, s->o->progress_payload);
 }
 
-static int restore_tree(restorer *s, int dirfd, bool fresh, const arca_id *tree_id, const char *path,
-			const char *rel)
+/* Directories that hold (or lead to) a file with several links: their
+ * metadata waits for the hard links made at the end.  Walker thread only,
+ * while d and its ancestors are still held by the walk. */
+static int defer_dir_meta(restorer *s, rdir *d)
 {
+	int rc;
+	for (; d && d->has_meta && !d->defer_meta; d = d->parent) {
+		if ((rc = remember_dir(s, d->relpath, &d->meta)))
+			return rc;
+		d->defer_meta = true;
+	}
+	return 0;
+}
+
+/*
+ * The planner: from a remote backend, a thread walks the snapshot ahead of
+ * the restore, in the same order and with the same selection, and tells
+ * the repository which blobs the workers will load (each file once, hard
+ * links included), so that whole packs are fetched before they are needed.
+ * The restore does not depend on it: when it stops early (an error, a tree
+ * it cannot read), packs are still fetched on demand.
+ */
+typedef struct planner {
+	restorer *s;
+	arca_repo_reader *rd;
+	arca_idset seen; /* (dev, inode) of files with several links */
+	const arca_id *root;
+	pthread_t thread;
+	bool running;
+	bool stop; /* the restore is over (atomic) */
+} planner;
+
+static void plan_tree(planner *p, const arca_id *tree_id, const char *path)
+{
+	restorer *s = p->s;
+	arca_tree *t = NULL;
+	size_t i, plen = strlen(path);
+	char *cpath;
+	if (arca_tree_load(p->rd, tree_id, &t)) {
+		arca_error_clear(); /* the restore reports it */
+		return;
+	}
+	for (i = 0; i < t->n && !get_fatal(s) && !__atomic_load_n(&p->stop, __ATOMIC_RELAXED); i++) {
+		const arca_node *n = &t->nodes[i];
+		size_t nl = strlen(n->name);
+		int sel;
+		if (n->kind != ARCA_NODE_DIR && n->kind != ARCA_NODE_FILE)
+			continue;
+		if (!(cpath = malloc(plen + nl + 2)))
+			break;
+		snprintf(cpath, plen + nl + 2, "%s/%s", path, n->name);
+		sel = selected(s, cpath, n->name, n->kind == ARCA_NODE_DIR);
+		if (sel && n->kind == ARCA_NODE_DIR) {
+			plan_tree(p, &n->subtree, cpath);
+		} else if (sel) {
+			arca_id k;
+			void *val;
+			inode_key(&k, n->dev, n->inode);
+			if (n->nlink <= 1 || arca_idset_insert(&p->seen, &k, &val) == 1)
+				arca_repo_readahead_expect(s->r, n->chunks, n->nchunks);
+		}
+		free(cpath);
+	}
+	arca_tree_free(t);
+}
+
+static void *plan_main(void *arg)
+{
+	planner *p = arg;
+	plan_tree(p, p->root, "");
+	return NULL;
+}
+
+static void planner_start(planner *p, restorer *s, const arca_id *root)
+{
+	memset(p, 0, sizeof(*p));
+	p->s = s;
+	p->root = root;
+	arca_idset_init(&p->seen, 0);
+	if (arca_repo_reader_new(&p->rd, s->r)) {
+		arca_error_clear();
+		return;
+	}
+	p->running = pthread_create(&p->thread, NULL, plan_main, p) == 0;
+}
+
+static void planner_stop(planner *p)
+{
+	if (!p->s)
+		return; /* never started */
+	__atomic_store_n(&p->stop, true, __ATOMIC_RELAXED);
+	if (p->running)
+		pthread_join(p->thread, NULL);
+	arca_repo_reader_free(p->rd);
+	arca_idset_free(&p->seen);
+}
+
+static int restore_tree(restorer *s, rdir *d, const arca_id *tree_id, const char *path, const char *rel)
+{
+	const int dirfd = d->fd;
 	arca_tree *t = NULL;
 	size_t i, plen = strlen(path), rlen = strlen(rel);
 	char *cpath = NULL, *crel = NULL;
+	rjob batch;
+	rdir *sub;
 	int rc;
+	memset(&batch, 0, sizeof(batch));
 	if ((rc = arca_tree_load(s->rd, tree_id, &t))) {
 		if (rc == ARCA_NOMEM)
 			return rc;
@@ -565,18 +760,34 @@ static int restore_tree(restorer *s, int dirfd, bool fresh, const arca_id *tree_
 				      crel, strerror(errno));
 				continue;
 			}
-			rc = restore_tree(s, fd, made, &n->subtree, cpath, crel);
-			close(fd);
-			if (rc)
+			batch_flush(s, d, &batch); /* keep walk order: the packs hold it */
+			sub = calloc(1, sizeof(*sub));
+			if (!sub || !(sub->relpath = strdup(crel)) || node_copy(&sub->meta, n, false)) {
+				if (sub) {
+					sub->fd = -1;
+					rdir_free(sub);
+				}
+				close(fd);
+				rc = arca_error_set(ARCA_NOMEM, "out of memory");
 				goto out;
-			if ((rc = remember_dir(s, crel, n)))
+			}
+			sub->fd = fd;
+			sub->refs = 1;
+			sub->fresh = made;
+			sub->has_meta = true;
+			sub->parent = d;
+			__atomic_add_fetch(&d->refs, 1, __ATOMIC_ACQ_REL);
+			rc = restore_tree(s, sub, &n->subtree, cpath, crel);
+			rdir_release(s, sub);
+			if (rc)
 				goto out;
 			s->res.dirs++;
 			break;
 		}
 		case ARCA_NODE_FILE: {
-			rjob j;
 			const char *first = n->nlink > 1 ? hardlink_seen(s, n, crel) : NULL;
+			if (n->nlink > 1 && (rc = defer_dir_meta(s, d)))
+				goto out;
 			if (first) {
 				hardlink *nv;
 				if (s->nlinks == s->caplinks) {
@@ -594,21 +805,8 @@ static int restore_tree(restorer *s, int dirfd, bool fresh, const arca_id *tree_
 				s->nlinks++;
 				break;
 			}
-			memset(&j, 0, sizeof(j));
-			j.dirfd = dup(dirfd);
-			j.fresh_dir = fresh;
-			if (j.dirfd < 0) {
-				rc = arca_error_errno(errno, "cannot duplicate a directory descriptor");
+			if ((rc = batch_add(s, d, &batch, n, crel)))
 				goto out;
-			}
-			j.relpath = strdup(crel);
-			if (!j.relpath || (rc = node_copy(&j.node, n, true))) {
-				close(j.dirfd);
-				free(j.relpath);
-				rc = arca_error_set(ARCA_NOMEM, "out of memory");
-				goto out;
-			}
-			push_job(s, &j);
 			progress_tick(s, cpath);
 			break;
 		}
@@ -642,6 +840,10 @@ static int restore_tree(restorer *s, int dirfd, bool fresh, const arca_id *tree_
 		}
 	}
 out:
+	if (rc)
+		job_free(&batch);
+	else
+		batch_flush(s, d, &batch);
 	free(cpath);
 	free(crel);
 	arca_tree_free(t);
@@ -667,6 +869,21 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+static size_t path_depth(const char *p)
+{
+	size_t n = 0;
+	for (; *p; p++)
+		n += *p == '/';
+	return n;
+}
+
+static int deeper_first(const void *a, const void *b)
+{
+	size_t da = path_depth(((const dir_meta *)a)->relpath), db = path_depth(((const dir_meta *)b)->relpath);
+	return da < db ? 1 : da > db ? -1 : 0;
+}
+
+/* Hard links, then the metadata of the directories they touch. */
 static void finish_links_and_dirs(restorer *s)
 {
 	size_t i;
@@ -695,7 +912,8 @@ static void finish_links_and_dirs(restorer *s)
 			close(f2);
 	}
 	/* deepest first: children before their parents */
-	for (i = s->ndirs; i-- > 0;) {
+	qsort(s->dirs, s->ndirs, sizeof(*s->dirs), deeper_first);
+	for (i = 0; i < s->ndirs; i++) {
 		char d[4096];
 		const char *b;
 		int f;
@@ -710,14 +928,30 @@ static void finish_links_and_dirs(restorer *s)
 	}
 }
 
+/* Queued files and the directories that hold them keep descriptors open
+ * (a few hundred at most, plus one per level of depth): lift the soft limit
+ * to the hard one so a deep tree does not run out. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int arca_restore(arca_repo *r, const arca_snapshot *snap, const arca_restore_opts *o, arca_restore_result *res)
 {
 	restorer s;
+	planner plan;
+	/* restoring (nearly) everything: read whole packs, planned ahead */
+	const bool whole = !o->nincludes;
 	unsigned t;
 	long ncpu;
 	size_t i;
 	int rc;
 	memset(&s, 0, sizeof(s));
+	memset(&plan, 0, sizeof(plan));
 	memset(res, 0, sizeof(*res));
 	s.r = r;
 	s.o = o;
@@ -733,6 +967,7 @@ int arca_restore(arca_repo *r, const arca_snapshot *snap, const arca_restore_opt
 		rc = arca_error_set(ARCA_INVAL, "restore needs --target DIR");
 		goto out;
 	}
+	raise_fd_limit();
 	if ((rc = mkdir_p(o->target)))
 		goto out;
 	s.rootfd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -740,13 +975,14 @@ int arca_restore(arca_repo *r, const arca_snapshot *snap, const arca_restore_opt
 		rc = arca_error_errno(errno, "cannot open target %s", o->target);
 		goto out;
 	}
-	if ((rc = arca_repo_reader_new(&s.rd, r)) || (rc = arca_repo_readahead_enable(r)))
+	if ((rc = arca_repo_reader_new(&s.rd, r)) || (rc = arca_repo_readahead_enable(r, whole ? ARCA_READAHEAD_PACKS : ARCA_READAHEAD_RANGES)))
 		goto out;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	s.nworkers = o->threads ? o->threads : (unsigned)(ncpu > 0 ? ncpu : 2);
-	/* from a remote backend the workers mostly wait on the network: more
-	 * of them keep more requests in flight */
-	if (!o->threads && !(arca_repo_backend(r)->caps & ARCA_BACKEND_CAP_LOCAL) && s.nworkers < 8)
+	/* from a remote backend, reading a few files, the workers mostly wait
+	 * on the network: more of them keep more requests in flight (whole
+	 * packs are fetched ahead by the read-ahead's own threads) */
+	if (!o->threads && !whole && !(arca_repo_backend(r)->caps & ARCA_BACKEND_CAP_LOCAL) && s.nworkers < 8)
 		s.nworkers = 8;
 	if (s.nworkers > 64)
 		s.nworkers = 64;
@@ -763,14 +999,26 @@ int arca_restore(arca_repo *r, const arca_snapshot *snap, const arca_restore_opt
 			rc = arca_error_set(ARCA_ERROR, "cannot start restore threads");
 			break;
 		}
-	if (!rc)
-		rc = restore_tree(&s, s.rootfd, false, &snap->tree, "", "");
+	if (!rc && whole && !(arca_repo_backend(r)->caps & ARCA_BACKEND_CAP_LOCAL))
+		planner_start(&plan, &s, &snap->tree);
+	if (!rc) {
+		rdir *root = calloc(1, sizeof(*root));
+		if (!root || (root->fd = dup(s.rootfd)) < 0) {
+			free(root);
+			rc = arca_error_errno(errno ? errno : ENOMEM, "cannot hold the target directory");
+		} else {
+			root->refs = 1;
+			rc = restore_tree(&s, root, &snap->tree, "", "");
+			rdir_release(&s, root);
+		}
+	}
 	pthread_mutex_lock(&s.q.mu);
 	s.q.closed = true;
 	pthread_cond_broadcast(&s.q.not_empty);
 	pthread_mutex_unlock(&s.q.mu);
 	for (t = 0; t < s.nworkers; t++)
 		pthread_join(s.workers[t], NULL);
+	planner_stop(&plan);
 	if (!rc && s.fatal_rc)
 		rc = arca_error_set(s.fatal_rc, "%s", s.fatal_msg);
 	if (!rc)

@@ -999,10 +999,10 @@ static void test_reader_window(void **state)
 
 /* Read-ahead (remote restores): readers that each load one small blob
  * (like restore workers given one small file each) share the read of the
- * bytes that follow: a few requests in all, every blob intact. */
-static void test_readahead(void **state)
+ * bytes that follow (ranges), or of the whole pack, fetched ahead in the
+ * order the restore said (packs): one request in all, every blob intact. */
+static void readahead_case(fx *f, int mode)
 {
-	fx *f = *state;
 	enum { N = 40 };
 	static uint8_t data[N][3000];
 	arca_repo *r = init_at(f, "mem:", ARCA_CIPHER_XCHACHA20_POLY1305, "pw1");
@@ -1021,10 +1021,11 @@ static void test_readahead(void **state)
 	assert_int_equal(arca_repo_writer_flush(w), 0);
 	assert_int_equal(arca_repo_commit_index(r), 0);
 	arca_repo_writer_free(w);
-	assert_int_equal(arca_repo_readahead_enable(r), 0);
+	arca_be_stats_get(arca_repo_backend(r), &before);
+	assert_int_equal(arca_repo_readahead_enable(r, mode), 0);
+	arca_repo_readahead_expect(r, ids, N); /* (a no-op for ranges) */
 	for (i = 0; i < 3; i++)
 		assert_int_equal(arca_repo_reader_new(&rd[i], r), 0);
-	arca_be_stats_get(arca_repo_backend(r), &before);
 	for (i = 0; i < N; i++) {
 		arca_buf_clear(&out);
 		arca_repo_reader_hint(rd[i % 3], &ids[i], 1);
@@ -1033,11 +1034,17 @@ static void test_readahead(void **state)
 		assert_memory_equal(out.data, data[i], sizeof(data[i]));
 	}
 	arca_be_stats_get(arca_repo_backend(r), &after);
-	assert_int_equal(after.requests - before.requests, 1);
+	assert_int_equal(after.requests - before.requests, 2); /* the data/ listing and one read */
 	for (i = 0; i < 3; i++)
 		arca_repo_reader_free(rd[i]);
 	arca_buf_free(&out);
 	arca_repo_close(r);
+}
+
+static void test_readahead(void **state)
+{
+	readahead_case(*state, ARCA_READAHEAD_RANGES);
+	readahead_case(*state, ARCA_READAHEAD_PACKS);
 }
 
 int main(void)
