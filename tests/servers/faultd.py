@@ -13,8 +13,8 @@ demand, following a script of rules:
 Control endpoints (not forwarded):
   POST /__faultd/rules   body: a JSON list of rules; replaces the script and
                          clears the counters
-  GET  /__faultd/stats   {"requests": N, "injected": N, "rules": [{"hits": N,
-                         "injected": N}, ...], "tokens": N}
+  GET  /__faultd/stats   {"requests": N, "injected": N, "resigned": N,
+                         "rules": [{"hits": N, "injected": N}, ...], "tokens": N}
   GET  /__faultd/log     one line per request: METHOD PATH?QUERY -> outcome
   GET  /__faultd/assertions   the JWT assertions POSTed to /token, one a line
 
@@ -34,6 +34,16 @@ were injected (-1: no limit).  The first rule that fires wins.  Actions:
             client's low-speed timeout should give up first)
   noreplace PUT with "If-None-Match: *": 412 when the object exists upstream
             (HEAD), else forward (s3rver ignores the header; real S3 does not)
+  resign    a bucket-level request ("/BUCKET/" or "/BUCKET/?QUERY") SigV4-signed
+            over the path as sent, "/BUCKET/", as minio-go (restic) signs it
+            and S3 accepts: s3rver 4.0.4 canonicalizes that path as "/BUCKET"
+            and rejects the signature.  Verify the signature as S3 does with
+            the rule's "secret" (the access key's secret), and when it
+            verifies, sign the same request again over "/BUCKET" and forward
+            it, else forward it unchanged (s3rver refuses it).  Nothing else
+            in the request changes: one request in, one forwarded.  Not a
+            fault (not in "injected"); stats "resigned" counts them.  Rule:
+            {"path": "^/[^/?]+/(\\?|$)", "action": "resign", "secret": S}
 
 With --token TOKEN it is also an OAuth2 token endpoint: POST .../token with
 grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=JWT answers
@@ -41,6 +51,8 @@ grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=JWT answers
 must carry "Authorization: Bearer TOKEN" (401 otherwise).
 """
 import argparse
+import hashlib
+import hmac
 import http.client
 import http.server
 import json
@@ -53,7 +65,7 @@ import time
 import urllib.parse
 
 LOCK = threading.Lock()
-STATE = {"rules": [], "requests": 0, "injected": 0, "log": [], "tokens": 0, "assertions": []}
+STATE = {"rules": [], "requests": 0, "injected": 0, "resigned": 0, "log": [], "tokens": 0, "assertions": []}
 HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te", "trailer"}
 
 
@@ -80,10 +92,60 @@ def pick_rule(method, target):
             if (n - 1) % max(1, r.get("every", 1)) != 0:
                 continue
             r["injected"] = r.get("injected", 0) + 1
-            if r.get("action") not in ("delay", "noreplace"):
+            if r.get("action") not in ("delay", "noreplace", "resign"):
                 STATE["injected"] += 1
             return dict(r)
     return None
+
+
+def sigv4_signature(secret, method, uri, query, headers, node_style):
+    """The SigV4 signature of a request whose Authorization header names the
+    signed headers and the scope (S3: the payload hash is the
+    x-amz-content-sha256 header).  node_style: canonicalize the query the
+    way s3rver 4.0.4 does (encodeURIComponent, "k=v" strings sorted), else
+    as S3 does (RFC 3986, sorted by key, then value)."""
+    auth = headers.get("Authorization", "")
+    if not auth.startswith("AWS4-HMAC-SHA256 "):
+        return None
+    parts = dict(p.strip().split("=", 1) for p in auth[len("AWS4-HMAC-SHA256 "):].split(",") if "=" in p)
+    scope = parts.get("Credential", "").split("/")[1:]
+    signed = parts.get("SignedHeaders", "")
+    if len(scope) != 4 or not signed:
+        return None
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    if node_style:
+        q = lambda v: urllib.parse.quote(v, safe="-_.!~*'()")  # noqa: E731
+        cq = "&".join(sorted("%s=%s" % (q(k), q(v)) for k, v in pairs))
+    else:
+        q = lambda v: urllib.parse.quote(v, safe="-_.~")  # noqa: E731
+        cq = "&".join("%s=%s" % kv for kv in sorted((q(k), q(v)) for k, v in pairs))
+    lower = {k.lower(): v for k, v in headers.items()}
+    ch = "".join("%s:%s\n" % (h, " ".join(lower.get(h, "").split())) for h in signed.split(";"))
+    creq = "\n".join([method, uri, cq, ch, signed, lower.get("x-amz-content-sha256", "UNSIGNED-PAYLOAD")])
+    sts = "\n".join(["AWS4-HMAC-SHA256", lower.get("x-amz-date", ""), "/".join(scope),
+                     hashlib.sha256(creq.encode()).hexdigest()])
+    key = ("AWS4" + secret).encode()
+    for part in scope:
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return parts.get("Signature"), hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+
+
+def resign(secret, method, target, headers):
+    """The "resign" action: headers with the Authorization re-signed over
+    "/BUCKET", or None when the request is not "/BUCKET/..." or its
+    signature does not verify over the path as sent."""
+    path, _, query = target.partition("?")
+    m = re.fullmatch(r"/([^/]+)/", path)
+    if not m or not secret:
+        return None
+    sig = sigv4_signature(secret, method, path, query, headers, False)
+    if not sig or not hmac.compare_digest(sig[0] or "", sig[1]):
+        return None
+    bucket = urllib.parse.quote(urllib.parse.unquote(m.group(1)), safe="-_.!~*'()")
+    new = sigv4_signature(secret, method, "/" + bucket, query, headers, True)[1]
+    out = dict(headers)
+    out["Authorization"] = re.sub(r"Signature=[0-9a-fA-F]+", "Signature=" + new, headers["Authorization"])
+    return out
 
 
 def log(line):
@@ -107,8 +169,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._up = c
         return c
 
-    def forward(self, method, body):
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+    def forward(self, method, body, headers=None):
+        if headers is None:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
         for attempt in range(2):
             c = self.conn()
             try:
@@ -158,12 +221,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(400, "Bad Request", [], ("bad rules: %s" % e).encode())
             with LOCK:
                 STATE["rules"] = rules
-                STATE["requests"] = STATE["injected"] = 0
+                STATE["requests"] = STATE["injected"] = STATE["resigned"] = 0
                 STATE["log"] = []
             return self.send(200, "OK", [], b"ok\n")
         if self.path == "/__faultd/stats":
             with LOCK:
-                out = {"requests": STATE["requests"], "injected": STATE["injected"], "tokens": STATE["tokens"],
+                out = {"requests": STATE["requests"], "injected": STATE["injected"], "resigned": STATE["resigned"],
+                       "tokens": STATE["tokens"],
                        "rules": [{"hits": r.get("hits", 0), "injected": r.get("injected", 0)} for r in STATE["rules"]]}
             return self.send(200, "OK", [("Content-Type", "application/json")], json.dumps(out).encode())
         if self.path == "/__faultd/log":
@@ -206,6 +270,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rule = pick_rule(method, self.path)
         act = rule.get("action") if rule else None
         head = method == "HEAD"
+        fwd = None
+        if act == "resign":
+            fwd = resign(rule.get("secret"), method, self.path,
+                         {k: v for k, v in self.headers.items() if k.lower() not in HOP})
+            if fwd is None:  # forwarded unchanged
+                act = "resign-unverified" if re.match(r"/[^/?]+/(\?|$)", self.path) else None
+            else:
+                with LOCK:
+                    STATE["resigned"] += 1
         log("%s %s -> %s" % (method, self.path, act or "pass"))
         if act == "status":
             st = int(rule.get("status", 503))
@@ -229,7 +302,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(412, "Precondition Failed", [("Content-Type", "application/xml")],
                                  s3_error("PreconditionFailed", "At least one of the pre-conditions you "
                                           "specified did not hold"))
-        status, reason, headers, data = self.forward(method, body)
+        status, reason, headers, data = self.forward(method, body, fwd)
         if act in ("reset", "truncate", "stall") and not head and len(data) >= 2:
             half = 0 if act == "stall" else len(data) // 2
             self.send(status, reason, headers, data, cut=half)
