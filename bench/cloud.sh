@@ -14,6 +14,7 @@
 #   BENCH_SCALE  data size factor (default 0.3: ~300 MB of files)
 #   ARCA_BIN     arca binary (default build/arca)
 #   CONNECTIONS  parallel transfers for arca replicate (default 8; aws s3 sync uses 10)
+#   RESTORE_PAIRS  alternating (local, S3) restore pairs; the median ratio is reported (default 5)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,6 +23,7 @@ BD=${BENCH_DIR:-/var/tmp/arca-bench}
 SCALE=${BENCH_SCALE:-0.3}
 ARCA=${ARCA_BIN:-$ROOT_DIR/build/arca}
 CONN=${CONNECTIONS:-8}
+PAIRS=${RESTORE_PAIRS:-5}
 W=$BD/cloud
 say() { printf '[cloud-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 fail() { say "error: $*"; exit 1; }
@@ -92,23 +94,32 @@ t=$(now)
 "$ARCA" -r "$W/local" replicate --to s3://arca/repo --connections "$CONN" -q
 T_REP=$(secs "$t" "$(now)")
 
-say "restore from the local repository"
-sync
-rm -rf "$W/r1"
-t=$(now)
-"$ARCA" -r "$W/local" restore -q latest --target "$W/r1"
-T_RLOCAL=$(secs "$t" "$(now)")
-rm -rf "$W/r1"
-sync
-
-say "restore from the S3 replica (no local cache: the bare-machine case)"
-export ARCA_CACHE_DIR=$W/cache-s3
-rm -rf "$W/r2" "$ARCA_CACHE_DIR"
-t=$(now)
-"$ARCA" -r s3://arca/repo restore -q latest --target "$W/r2"
-T_RS3=$(secs "$t" "$(now)")
-diff -rq "$TREE" "$W/r2$TREE" >/dev/null || fail "restore from S3 differs from the tree"
-rm -rf "$W/r2"
+# Restores write ~the tree each time, so the disk's writeback makes single
+# runs noisy: RESTORE_PAIRS alternating pairs (local, then S3), each after a
+# sync, and the median of the per-pair ratios.
+say "restore: $PAIRS pairs of (local repository, S3 replica with no local cache: the bare-machine case)"
+RATIOS=() T_LOCALS=() T_S3S=()
+for i in $(seq "$PAIRS"); do
+	sync
+	rm -rf "$W/r1"
+	sync
+	t=$(now)
+	ARCA_CACHE_DIR=$W/cache-local "$ARCA" -r "$W/local" restore -q latest --target "$W/r1"
+	tl=$(secs "$t" "$(now)")
+	rm -rf "$W/r1" "$W/r2" "$W/cache-s3"
+	sync
+	t=$(now)
+	ARCA_CACHE_DIR=$W/cache-s3 "$ARCA" -r s3://arca/repo restore -q latest --target "$W/r2"
+	ts=$(secs "$t" "$(now)")
+	diff -rq "$TREE" "$W/r2$TREE" >/dev/null || fail "restore from S3 differs from the tree"
+	rm -rf "$W/r2"
+	say "  pair $i: local $tl s, S3 $ts s"
+	T_LOCALS+=("$tl") T_S3S+=("$ts") RATIOS+=("$(ratio "$ts" "$tl")")
+done
+median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+T_RLOCAL=$(median "${T_LOCALS[@]}")
+T_RS3=$(median "${T_S3S[@]}")
+R_RESTORE=$(median "${RATIOS[@]}")
 sync
 
 # ---- requests per GB, through a counting pass-through proxy
@@ -166,7 +177,7 @@ load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
 | measurement | arca | reference | ratio |
 |---|---:|---:|---:|
 | copy the repository to S3 | replicate ($CONN connections) $T_REP s, $(mbs "$REPO_BYTES" "$T_REP") MiB/s | aws s3 sync $T_AWS s, $(mbs "$REPO_BYTES" "$T_AWS") MiB/s | throughput $(ratio "$T_AWS" "$T_REP") |
-| restore latest | from S3, no cache: $T_RS3 s | from the local repository: $T_RLOCAL s | $(ratio "$T_RS3" "$T_RLOCAL") |
+| restore latest (median of $PAIRS pairs) | from S3, no cache: $T_RS3 s | from the local repository: $T_RLOCAL s | $R_RESTORE (pairs: ${RATIOS[*]}) |
 
 | per GB stored (same tree, same s3rver, both through the counting proxy) | arca | restic 0.14 |
 |---|---:|---:|

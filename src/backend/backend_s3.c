@@ -14,6 +14,8 @@
  *                       for AWS, off for other endpoints, which may ignore
  *                       it; the generic layer then checks before writing)
  *   ARCA_S3_PART_SIZE   multipart part size in bytes (default 8 MiB)
+ *   ARCA_S3_PUT_MAX     largest object sent with one PUT (default 4 parts,
+ *                       32 MiB: a pack is one request, not four)
  *   ARCA_S3_LIST_PAGE   keys per ListObjectsV2 page (default 1000)
  * Requests are signed with our own SigV4 (src/http/http_sigv4.c); every PUT
  * carries Content-MD5 (the server refuses a body damaged on the way) and
@@ -21,8 +23,8 @@
  *
  * Streaming puts (packs, whose name is their hash, known only at the end):
  * stream_write appends to an unlinked temporary file; stream_commit then
- * uploads it under its final key, with one PUT up to the part size and a
- * multipart upload above it, one part in memory at a time.  Uploading
+ * uploads it under its final key, with one PUT up to ARCA_S3_PUT_MAX and
+ * a multipart upload above it, one part in memory at a time.  Uploading
  * parts while the pack is still being written would need the key first
  * (or a server-side copy from a temporary key, which doubles the work and
  * leaves garbage behind on a crash); the temporary file keeps memory at one
@@ -69,6 +71,7 @@ typedef struct s3_be {
 	char *region;
 	char *location; /* "s3://bucket/prefix" */
 	size_t part_size;
+	size_t put_max; /* above it, multipart */
 	unsigned list_page;
 } s3_be;
 
@@ -658,7 +661,7 @@ static int s3_stream_commit(arca_backend *be, void *handle, const char *key)
 	arca_spool *st = handle;
 	arca_be_retry rt;
 	int rc;
-	if (st->size > s->part_size) {
+	if (st->size > s->put_max) {
 		rc = multipart(s, st, key);
 	} else {
 		arca_buf b = ARCA_BUF_INIT;
@@ -801,6 +804,12 @@ int arca_backend_s3_new(arca_backend **out, const char *rest)
 		/* below S3's minimum only against other servers (tests) */
 		if (v >= (ep ? 64 * 1024ull : S3_PART_MIN) && v <= (5ull << 30))
 			s->part_size = (size_t)v;
+	}
+	s->put_max = 4 * s->part_size;
+	if ((e = env("ARCA_S3_PUT_MAX"))) {
+		unsigned long long v = strtoull(e, NULL, 10);
+		if (v >= s->part_size && v <= (5ull << 30)) /* S3's limit for one PUT */
+			s->put_max = (size_t)v;
 	}
 	s->list_page = 1000;
 	if ((e = env("ARCA_S3_LIST_PAGE"))) {

@@ -15,7 +15,7 @@ make_bucket faults
 start_faultd "$T/fd" "$ARCA_S3_ENDPOINT"
 faultd_rules '[]'
 export ARCA_S3_ENDPOINT=$FAULTD_URL
-export ARCA_S3_PART_SIZE=$((1024 * 1024)) # multipart uploads for the bigger packs
+export ARCA_S3_PART_SIZE=$((1024 * 1024)) ARCA_S3_PUT_MAX=$((1024 * 1024)) # multipart uploads for the bigger packs
 export ARCA_HTTP_TIMEOUT=2                # a stalled transfer is abandoned after 2 s
 R=s3://faults/repo
 init_repo "$R"

@@ -24,10 +24,13 @@ start_faultd "$T/fd" "$ARCA_S3_ENDPOINT"
 faultd_rules '[]'
 init_repo "$R"; keep
 make_sample_tree "$T/src"
+# (a pack goes up in one PUT up to ARCA_S3_PUT_MAX, 32 MiB by default: here
+# the limit is one part, so that the multipart path is taken)
 if [ -n "$QUICK" ]; then
-	big_kib=6144; export ARCA_S3_PART_SIZE=$((1024 * 1024))
+	big_kib=6144; export ARCA_S3_PART_SIZE=$((1024 * 1024)) ARCA_S3_PUT_MAX=$((1024 * 1024))
 else
 	big_kib=20480 # a 16 MiB pack: 2 parts of 8 MiB and the rest
+	export ARCA_S3_PUT_MAX=$((8 * 1024 * 1024))
 fi
 rand_file "$T/src/big.bin" "$big_kib"
 ARCA_S3_ENDPOINT=$FAULTD_URL ok arca -r "$R" backup "$T/src"; keep
