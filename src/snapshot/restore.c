@@ -912,7 +912,8 @@ static void finish_links_and_dirs(restorer *s)
 			close(f2);
 	}
 	/* deepest first: children before their parents */
-	qsort(s->dirs, s->ndirs, sizeof(*s->dirs), deeper_first);
+	if (s->ndirs > 1)
+		qsort(s->dirs, s->ndirs, sizeof(*s->dirs), deeper_first);
 	for (i = 0; i < s->ndirs; i++) {
 		char d[4096];
 		const char *b;
