@@ -95,27 +95,35 @@ t=$(now)
 T_REP=$(secs "$t" "$(now)")
 
 # Restores write ~the tree each time, so the disk's writeback makes single
-# runs noisy: RESTORE_PAIRS alternating pairs (local, then S3), each after a
-# sync, and the median of the per-pair ratios.
+# runs noisy: RESTORE_PAIRS pairs (local and S3, in alternating order), each
+# after a sync, and the median of the per-pair ratios.  Every restore goes to
+# a new directory and all are deleted at the end: on ext4 without a journal,
+# creating files right after deleting many costs far more (the allocator
+# skips recently freed inodes), which would tax whichever restore came next.
 say "restore: $PAIRS pairs of (local repository, S3 replica with no local cache: the bare-machine case)"
 RATIOS=() T_LOCALS=() T_S3S=()
-for i in $(seq "$PAIRS"); do
+restore_local() {
 	sync
-	rm -rf "$W/r1"
-	sync
+	local t
 	t=$(now)
-	ARCA_CACHE_DIR=$W/cache-local "$ARCA" -r "$W/local" restore -q latest --target "$W/r1"
+	ARCA_CACHE_DIR=$W/cache-local "$ARCA" -r "$W/local" restore -q latest --target "$W/rl.$1"
 	tl=$(secs "$t" "$(now)")
-	rm -rf "$W/r1" "$W/r2" "$W/cache-s3"
+}
+restore_s3() {
+	rm -rf "$W/cache-s3"
 	sync
+	local t
 	t=$(now)
-	ARCA_CACHE_DIR=$W/cache-s3 "$ARCA" -r s3://arca/repo restore -q latest --target "$W/r2"
+	ARCA_CACHE_DIR=$W/cache-s3 "$ARCA" -r s3://arca/repo restore -q latest --target "$W/rs.$1"
 	ts=$(secs "$t" "$(now)")
-	diff -rq "$TREE" "$W/r2$TREE" >/dev/null || fail "restore from S3 differs from the tree"
-	rm -rf "$W/r2"
+	diff -rq "$TREE" "$W/rs.$1$TREE" >/dev/null || fail "restore from S3 differs from the tree"
+}
+for i in $(seq "$PAIRS"); do
+	if [ $((i % 2)) = 1 ]; then restore_local "$i"; restore_s3 "$i"; else restore_s3 "$i"; restore_local "$i"; fi
 	say "  pair $i: local $tl s, S3 $ts s"
 	T_LOCALS+=("$tl") T_S3S+=("$ts") RATIOS+=("$(ratio "$ts" "$tl")")
 done
+rm -rf "$W"/rl.* "$W"/rs.*
 median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 T_RLOCAL=$(median "${T_LOCALS[@]}")
 T_RS3=$(median "${T_S3S[@]}")

@@ -14,7 +14,8 @@
  *   order, before it loads them (arca_repo_readahead_expect); background
  *   threads fetch their packs in that order, into slots whose packs have
  *   no expected blob left, so the workers rarely wait on the network and
- *   a pack is read once.
+ *   a pack is read once.  The first packs come head first (PACK_HEAD, then
+ *   the rest), so that the workers need not wait for a whole pack to start.
  * - ARCA_READAHEAD_RANGES (a few files): a worker that misses reads its
  *   blob and the RA_BYTES that follow it in the pack, never past the
  *   pack's end; the next files' blobs are then found there.
@@ -38,6 +39,7 @@
 #define PACK_SLOTS_PER_CPU 2    /* ...or this many per core (a backup fills one pack per core at once) */
 #define PACK_SLOTS_MAX 32
 #define PACK_FETCHERS 2         /* packs mode: background fetches at once */
+#define PACK_HEAD (2u << 20)    /* packs mode: the first packs come head first */
 
 typedef struct ra_slot {
 	arca_id pack;
@@ -70,6 +72,7 @@ struct arca_readahead {
 	size_t qhead, qlen, qcap;
 	pthread_t fetchers[PACK_FETCHERS];
 	int nfetchers;
+	int nheads; /* packs fetched head first so far */
 	bool stop;
 };
 
@@ -289,9 +292,23 @@ static void *fetcher(void *arg)
 		/* already there, all its loads done on demand, or too big */
 		if (slot_at(ra, &pack, 0, &ready) || need_of(ra, &pack) <= 0 || !size || size > PACK_MAX)
 			continue;
-		claim(slot, &pack, 0, size);
 		/* a failed fetch is no error here: a reader that needs the pack
 		 * fetches it itself, and reports what goes wrong then */
+		if (ra->nheads < PACK_FETCHERS && size > 2 * PACK_HEAD) {
+			/* at the start every worker waits for the first packs: its
+			 * first megabytes come first, in a request of their own */
+			ra->nheads++;
+			claim(slot, &pack, 0, PACK_HEAD);
+			if (fill(ra, slot, &pack, false, 0, PACK_HEAD, 0, 0, NULL) || !(slot = pick(ra, true))) {
+				arca_error_clear();
+				continue;
+			}
+			claim(slot, &pack, PACK_HEAD, size - PACK_HEAD);
+			if (fill(ra, slot, &pack, false, PACK_HEAD, size - PACK_HEAD, 0, 0, NULL))
+				arca_error_clear();
+			continue;
+		}
+		claim(slot, &pack, 0, size);
 		if (fill(ra, slot, &pack, true, 0, size, 0, 0, NULL))
 			arca_error_clear();
 	}
@@ -348,34 +365,52 @@ void arca_readahead_expect(arca_readahead *ra, const arca_id *blobs, size_t n)
 	free(packs);
 }
 
+/*
+ * A blob may lie across two kept ranges of its pack (a pack that came head
+ * first): its bytes are taken from as many ranges as hold them, in order.
+ */
 int arca_readahead_read(arca_readahead *ra, const arca_id *pack, uint64_t off, uint64_t len, arca_buf *out)
 {
-	uint64_t size = pack_size(ra, pack), end = off + len, n;
+	uint64_t size = pack_size(ra, pack), end = off + len, pos = off, n;
 	bool whole = ra->mode == ARCA_READAHEAD_PACKS && size && size <= PACK_MAX, ready;
+	const size_t start = out->len;
 	ra_slot *slot;
-	int rc;
+	int rc = 0;
 	pthread_mutex_lock(&ra->mu);
-	/* workers miss on neighbouring blobs at the same moment: wait for a
-	 * fetch under way rather than read the same bytes again */
-	while ((slot = slot_at(ra, pack, off, &ready)) && !ready)
-		pthread_cond_wait(&ra->filled, &ra->mu);
-	if (slot && end <= slot->off + slot->data.len) {
-		slot->used = ++ra->clock;
-		rc = arca_buf_put(out, slot->data.data + (off - slot->off), (size_t)len);
-		need_done(ra, pack);
-		pthread_mutex_unlock(&ra->mu);
-		return rc;
+	while (pos < end) {
+		if ((slot = slot_at(ra, pack, pos, &ready)) && !ready) {
+			/* workers miss on neighbouring blobs at the same moment:
+			 * wait for a fetch under way rather than read it again */
+			pthread_cond_wait(&ra->filled, &ra->mu);
+			continue;
+		}
+		if (slot) {
+			n = slot->off + slot->data.len - pos;
+			if (n > end - pos)
+				n = end - pos;
+			slot->used = ++ra->clock;
+			if ((rc = arca_buf_put(out, slot->data.data + (pos - slot->off), (size_t)n)))
+				break;
+			pos += n;
+			continue;
+		}
+		if (whole && pos == off) {
+			n = size;
+		} else if (whole) { /* the rest of a blob whose start was kept */
+			n = end - pos;
+		} else { /* a range: the blob and what follows it, within the pack */
+			n = end - pos;
+			if (size >= end)
+				n = pos + RA_BYTES > size ? size - pos : (RA_BYTES > n ? RA_BYTES : n);
+		}
+		if ((slot = pick(ra, true)))
+			claim(slot, pack, whole && pos == off ? 0 : pos, n);
+		/* slot NULL: not kept */
+		rc = fill(ra, slot, pack, whole && pos == off, whole && pos == off ? 0 : pos, n, pos, end - pos, out);
+		break;
 	}
-	if (whole) {
-		n = size;
-	} else { /* a range: the blob and what follows it, within the pack */
-		n = len;
-		if (size >= end)
-			n = off + RA_BYTES > size ? size - off : (RA_BYTES > len ? RA_BYTES : len);
-	}
-	if ((slot = pick(ra, true)))
-		claim(slot, pack, whole ? 0 : off, n);
-	rc = fill(ra, slot, pack, whole, whole ? 0 : off, n, off, len, out); /* slot NULL: not kept */
+	if (rc)
+		out->len = start;
 	need_done(ra, pack);
 	pthread_mutex_unlock(&ra->mu);
 	return rc;

@@ -612,9 +612,11 @@ static void progress_tick(restorer *s, const char *cur)
 	s->o->progress(&s->prog, s->o->progress_payload);
 }
 
-/* Directories that hold (or lead to) a file with several links: their
- * metadata waits for the hard links made at the end.  Walker thread only,
- * while d and its ancestors are still held by the walk. */
+/* A directory that will get a hard link at the end, and the directories
+ * above it: their metadata waits for the links.  (A file with several
+ * links whose other names are not in the snapshot, the usual case, defers
+ * nothing.)  Walker thread only, while d and its ancestors are still held
+ * by the walk. */
 static int defer_dir_meta(restorer *s, rdir *d)
 {
 	int rc;
@@ -786,7 +788,7 @@ static int restore_tree(restorer *s, rdir *d, const arca_id *tree_id, const char
 		}
 		case ARCA_NODE_FILE: {
 			const char *first = n->nlink > 1 ? hardlink_seen(s, n, crel) : NULL;
-			if (n->nlink > 1 && (rc = defer_dir_meta(s, d)))
+			if (first && (rc = defer_dir_meta(s, d))) /* a link will be made here */
 				goto out;
 			if (first) {
 				hardlink *nv;

@@ -1047,6 +1047,61 @@ static void test_readahead(void **state)
 	readahead_case(*state, ARCA_READAHEAD_PACKS);
 }
 
+/* Packs mode, a pack of ~6 MB: the first pack of a restore comes head
+ * first (its first 2 MiB, then the rest), and the blob that straddles the
+ * two ranges is put together from both: three requests in all (the
+ * listing, the head, the rest), every blob intact, in any order of load. */
+static void test_readahead_head_first(void **state)
+{
+	fx *f = *state;
+	enum { N = 2000, LEN = 3000 };
+	uint8_t *data = malloc((size_t)N * LEN);
+	arca_repo *r = init_at(f, "mem:", ARCA_CIPHER_XCHACHA20_POLY1305, "pw1");
+	arca_repo_writer *w = NULL;
+	arca_repo_reader *rd[2] = { NULL, NULL };
+	arca_be_stats before, after;
+	arca_buf out = ARCA_BUF_INIT;
+	arca_id *ids = calloc(N, sizeof(*ids));
+	bool added;
+	size_t i, k;
+	assert_non_null(data);
+	assert_non_null(ids);
+	assert_int_equal(arca_repo_writer_new(&w, r), 0);
+	for (i = 0; i < N; i++) {
+		fill(data + i * LEN, LEN, 9000 + i, 0);
+		assert_int_equal(arca_repo_blob_save(w, ARCA_BLOB_DATA, data + i * LEN, LEN, &ids[i], &added), 0);
+	}
+	assert_int_equal(arca_repo_writer_flush(w), 0);
+	assert_int_equal(arca_repo_commit_index(r), 0);
+	arca_repo_writer_free(w);
+	arca_be_stats_get(arca_repo_backend(r), &before);
+	assert_int_equal(arca_repo_readahead_enable(r, ARCA_READAHEAD_PACKS), 0);
+	arca_repo_readahead_expect(r, ids, N);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(arca_repo_reader_new(&rd[i], r), 0);
+	for (k = 0; k < 500; k++) { /* the background fetch: listing, head, rest */
+		arca_be_stats_get(arca_repo_backend(r), &after);
+		if (after.requests - before.requests >= 3)
+			break;
+		usleep(10000);
+	}
+	for (k = 0; k < N; k++) {
+		i = (k * 7919) % N; /* every blob once, out of order */
+		arca_buf_clear(&out);
+		assert_int_equal(arca_repo_blob_load(rd[k % 2], &ids[i], &out), 0);
+		assert_int_equal(out.len, LEN);
+		assert_memory_equal(out.data, data + i * LEN, LEN);
+	}
+	arca_be_stats_get(arca_repo_backend(r), &after);
+	assert_int_equal(after.requests - before.requests, 3); /* every load, the straddling one too, from the two ranges */
+	for (i = 0; i < 2; i++)
+		arca_repo_reader_free(rd[i]);
+	arca_buf_free(&out);
+	free(ids);
+	free(data);
+	arca_repo_close(r);
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -1071,6 +1126,7 @@ int main(void)
 		T(test_cleanup_leftovers),
 		T(test_reader_window),
 		T(test_readahead),
+		T(test_readahead_head_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
