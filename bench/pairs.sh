@@ -43,6 +43,7 @@ for t in restic borg python3; do command -v $t >/dev/null || die "$t is not inst
 	die "no data in $DATA: run bench/run.sh once first (it generates it)"
 
 PW=bench-password
+rm -rf "$P"
 mkdir -p "$P" "$STAGE" "$(dirname "$OUT")"
 echo "$PW" > "$P/password"
 CACHE=$P/cache
@@ -51,19 +52,20 @@ CACHE=$P/cache
 STAGED=
 unstage() { if [ -n "$STAGED" ] && [ -d "$STAGE/tree" ]; then mv "$STAGE/tree" "$DATA/$STAGED"; fi; STAGED=; }
 stage() { unstage; mv "$DATA/$1" "$STAGE/tree"; STAGED=$1; }
-cleanup() { unstage; rm -rf "$P/repo-"* "$P/target"; }
+cleanup() { unstage; rm -rf "$P"/pair-*; }
 trap cleanup EXIT
 
-arca_run() { env ARCA_PASSWORD="$PW" XDG_CACHE_HOME="$CACHE/arca" HOME="$CACHE/arca-home" "$ARCA" "$@"; }
-restic_run() { env RESTIC_PASSWORD_FILE="$P/password" RESTIC_CACHE_DIR="$CACHE/restic" restic "$@"; }
-borg_run() { env BORG_PASSCOMMAND="cat $P/password" BORG_BASE_DIR="$CACHE/borg" BORG_RELOCATED_REPO_ACCESS_IS_OK=yes borg "$@"; }
+# plain argv (no shell functions: /usr/bin/time runs them)
+ARCA_RUN=(env ARCA_PASSWORD="$PW" XDG_CACHE_HOME="$CACHE/arca" HOME="$CACHE/arca-home" "$ARCA")
+RESTIC_RUN=(env RESTIC_PASSWORD_FILE="$P/password" RESTIC_CACHE_DIR="$CACHE/restic" restic)
+BORG_RUN=(env BORG_PASSCOMMAND="cat $P/password" BORG_BASE_DIR="$CACHE/borg" BORG_RELOCATED_REPO_ACCESS_IS_OK=yes borg)
 
 init() { # tool repo
 	rm -rf "$2"
 	case $1 in
-	arca) arca_run -r "$2" init --compression zstd:3 ;;
-	restic) restic_run -r "$2" init --repository-version 2 ;;
-	borg) borg_run init -e repokey-blake2 "$2" ;;
+	arca) "${ARCA_RUN[@]}" -r "$2" init --compression zstd:3 ;;
+	restic) "${RESTIC_RUN[@]}" -r "$2" init --repository-version 2 ;;
+	borg) "${BORG_RUN[@]}" init -e repokey-blake2 "$2" ;;
 	esac >"$LOG" 2>&1 || die "$1 init failed: $(tail -n 2 "$LOG")"
 }
 
@@ -79,32 +81,28 @@ timed() {
 
 backup() { # step tool repo
 	case $2 in
-	arca) timed "$1" arca arca_run -r "$3" backup -q --host bench "$STAGE/tree" ;;
-	restic) timed "$1" restic restic_run -r "$3" backup -q --host bench --compression auto "$STAGE/tree" ;;
-	borg) timed "$1" borg borg_run create --compression zstd,3 "$3::$1" "$STAGE/tree" ;;
+	arca) timed "$1" arca "${ARCA_RUN[@]}" -r "$3" backup -q --host bench "$STAGE/tree" ;;
+	restic) timed "$1" restic "${RESTIC_RUN[@]}" -r "$3" backup -q --host bench --compression auto "$STAGE/tree" ;;
+	borg) timed "$1" borg "${BORG_RUN[@]}" create --compression zstd,3 "$3::$1" "$STAGE/tree" ;;
 	esac
 }
 
 backup_dump() { # tool repo
 	local f=$DATA/dumps/dump-1.sql
 	case $1 in
-	arca) timed dump-first arca sh -c 'exec "$0" "$@" < "'"$f"'"' env ARCA_PASSWORD="$PW" XDG_CACHE_HOME="$CACHE/arca" \
-		HOME="$CACHE/arca-home" "$ARCA" -r "$2" backup -q --stdin --stdin-name pgbench.sql ;;
-	restic) timed dump-first restic sh -c 'exec "$0" "$@" < "'"$f"'"' env RESTIC_PASSWORD_FILE="$P/password" \
-		RESTIC_CACHE_DIR="$CACHE/restic" restic -r "$2" backup -q --host bench --compression auto --stdin \
-		--stdin-filename pgbench.sql ;;
+	arca) timed dump-first arca sh -c 'exec "$0" "$@" < "'"$f"'"' "${ARCA_RUN[@]}" -r "$2" backup -q --stdin \
+		--stdin-name pgbench.sql ;;
+	restic) timed dump-first restic sh -c 'exec "$0" "$@" < "'"$f"'"' "${RESTIC_RUN[@]}" -r "$2" backup -q --host bench \
+		--compression auto --stdin --stdin-filename pgbench.sql ;;
 	esac
 }
 
-restore() { # tool repo
-	rm -rf "$P/target"
-	mkdir -p "$P/target"
-	sync
+restore() { # tool repo target
+	mkdir -p "$3"
 	case $1 in
-	arca) timed restore arca arca_run -r "$2" restore -q latest --target "$P/target" ;;
-	restic) timed restore restic restic_run -r "$2" restore latest --target "$P/target" ;;
+	arca) timed restore arca "${ARCA_RUN[@]}" -r "$2" restore -q latest --target "$3" ;;
+	restic) timed restore restic "${RESTIC_RUN[@]}" -r "$2" restore latest --target "$3" ;;
 	esac
-	rm -rf "$P/target"
 }
 
 # the order of the tools in pair $1: arca first in odd pairs, last in even ones
@@ -115,19 +113,22 @@ say "warm-up read of the data"
 find "$DATA/tree" "$DATA/tree-changed" "$DATA/dumps" -type f -print0 | xargs -0 -r cat >/dev/null
 T0=$(date +%s)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+# Nothing is deleted until the end (about 3 GB a pair): on this kind of
+# machine freeing gigabytes (ext4 mounted with discard, no journal) slows
+# down whatever runs next, which would tax one tool and not the other.
 for PAIR in $(seq "$N"); do
 	say "pair $PAIR of $N"
-	for t in arca restic borg; do init "$t" "$P/repo-$t"; done
+	D=$P/pair-$PAIR
+	mkdir -p "$D"
+	for t in arca restic borg; do init "$t" "$D/repo-$t"; done
 	stage tree
-	for t in $(order "$PAIR" "arca restic borg"); do backup tree-first "$t" "$P/repo-$t"; done
-	rm -rf "$P/repo-borg" "$CACHE/borg"
+	for t in $(order "$PAIR" "arca restic borg"); do backup tree-first "$t" "$D/repo-$t"; done
 	stage tree-changed
-	for t in $(order "$PAIR" "arca restic"); do backup tree-changed "$t" "$P/repo-$t"; done
+	for t in $(order "$PAIR" "arca restic"); do backup tree-changed "$t" "$D/repo-$t"; done
 	unstage
-	for t in $(order "$PAIR" "arca restic"); do restore "$t" "$P/repo-$t"; done
-	for t in arca restic; do init "$t" "$P/repo-$t-dump"; done
-	for t in $(order "$PAIR" "arca restic"); do backup_dump "$t" "$P/repo-$t-dump"; done
-	rm -rf "$P/repo-"*
+	for t in $(order "$PAIR" "arca restic"); do restore "$t" "$D/repo-$t" "$D/target-$t"; done
+	for t in arca restic; do init "$t" "$D/repo-$t-dump"; done
+	for t in $(order "$PAIR" "arca restic"); do backup_dump "$t" "$D/repo-$t-dump"; done
 done
 
 python3 - "$P/results" "$N" "$(date +%s)" "$T0" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)" \
