@@ -35,6 +35,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A directory being restored; see the top of the file. */
@@ -644,7 +645,22 @@ typedef struct planner {
 	pthread_t thread;
 	bool running;
 	bool stop; /* the restore is over (atomic) */
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool ahead; /* the first files are planned (or planning ended) */
 } planner;
+
+/* The planner is ahead: the restore may start without its first packs
+ * being read on demand by the workers, whole, before the fetchers. */
+static void planner_ahead(planner *p)
+{
+	pthread_mutex_lock(&p->mu);
+	if (!p->ahead) {
+		p->ahead = true;
+		pthread_cond_broadcast(&p->cond);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
 
 static void plan_tree(planner *p, const arca_id *tree_id, const char *path)
 {
@@ -672,8 +688,11 @@ static void plan_tree(planner *p, const arca_id *tree_id, const char *path)
 			arca_id k;
 			void *val;
 			inode_key(&k, n->dev, n->inode);
-			if (n->nlink <= 1 || arca_idset_insert(&p->seen, &k, &val) == 1)
+			if (n->nlink <= 1 || arca_idset_insert(&p->seen, &k, &val) == 1) {
 				arca_repo_readahead_expect(s->r, n->chunks, n->nchunks);
+				if (!p->ahead && n->nchunks)
+					planner_ahead(p);
+			}
 		}
 		free(cpath);
 	}
@@ -684,20 +703,32 @@ static void *plan_main(void *arg)
 {
 	planner *p = arg;
 	plan_tree(p, p->root, "");
+	planner_ahead(p);
 	return NULL;
 }
 
 static void planner_start(planner *p, restorer *s, const arca_id *root)
 {
+	struct timespec until;
 	memset(p, 0, sizeof(*p));
 	p->s = s;
 	p->root = root;
 	arca_idset_init(&p->seen, 0);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cond, NULL);
 	if (arca_repo_reader_new(&p->rd, s->r)) {
 		arca_error_clear();
 		return;
 	}
-	p->running = pthread_create(&p->thread, NULL, plan_main, p) == 0;
+	if (!(p->running = pthread_create(&p->thread, NULL, plan_main, p) == 0))
+		return;
+	/* give it a head start (a second at most) */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_mutex_lock(&p->mu);
+	while (!p->ahead && pthread_cond_timedwait(&p->cond, &p->mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&p->mu);
 }
 
 static void planner_stop(planner *p)
@@ -709,6 +740,8 @@ static void planner_stop(planner *p)
 		pthread_join(p->thread, NULL);
 	arca_repo_reader_free(p->rd);
 	arca_idset_free(&p->seen);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->mu);
 }
 
 static int restore_tree(restorer *s, rdir *d, const arca_id *tree_id, const char *path, const char *rel)
