@@ -394,19 +394,16 @@ int arca_readahead_read(arca_readahead *ra, const arca_id *pack, uint64_t off, u
 			pos += n;
 			continue;
 		}
-		if (whole && pos == off) {
-			n = size;
-		} else if (whole) { /* the rest of a blob whose start was kept */
-			n = end - pos;
-		} else { /* a range: the blob and what follows it, within the pack */
-			n = end - pos;
-			if (size >= end)
-				n = pos + RA_BYTES > size ? size - pos : (RA_BYTES > n ? RA_BYTES : n);
-		}
+		/* the whole pack; or the rest of a blob whose start was kept; or
+		 * (ranges) the blob and what follows it, within the pack */
+		const bool all = whole && pos == off;
+		const uint64_t from = all ? 0 : pos;
+		n = all ? size : end - pos;
+		if (!whole && size >= end)
+			n = pos + RA_BYTES > size ? size - pos : (RA_BYTES > n ? RA_BYTES : n);
 		if ((slot = pick(ra, true)))
-			claim(slot, pack, whole && pos == off ? 0 : pos, n);
-		/* slot NULL: not kept */
-		rc = fill(ra, slot, pack, whole && pos == off, whole && pos == off ? 0 : pos, n, pos, end - pos, out);
+			claim(slot, pack, from, n);
+		rc = fill(ra, slot, pack, all, from, n, pos, end - pos, out); /* slot NULL: not kept */
 		break;
 	}
 	if (rc)
