@@ -12,9 +12,9 @@
  * point); any failure before that leaves no snapshot.
  */
 #include "arca/snapshot.h"
+#include "snapshot/scan.h"
 #include "util/timefmt.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -154,6 +154,7 @@ typedef struct archiver {
 	pthread_mutex_t ids_mu;
 	pthread_cond_t ids_done;
 	size_t ids_pending;
+	arca_scanner *scan; /* reads directory listings ahead, or NULL */
 	arca_snapshot_stats st;
 	arca_progress prog;
 	double t0, last_progress;
@@ -584,23 +585,17 @@ static int load_parent_subtree(archiver *a, const arca_node *pn, arca_tree **out
 	return 0;
 }
 
-/* Archive one filesystem entry into `into`.  <0 fatal. */
-/* dfd: the directory holding the entry (name is relative to it), or
- * AT_FDCWD with path absolute: stat and open relative to the parent's
- * descriptor save a full path lookup per file. */
-static int archive_entry(archiver *a, int dfd, const char *path, const char *name, const arca_node *pn,
-			 arca_tree *into)
+/* Archive one filesystem entry, whose lstat is *stp, into `into`.  <0 fatal.
+ * dfd: the directory holding the entry (name is relative to it), or
+ * AT_FDCWD with path absolute: opening relative to the parent's
+ * descriptor saves a full path lookup per file. */
+static int archive_stated(archiver *a, int dfd, const char *path, const char *name, const struct stat *stp,
+			  const arca_node *pn, arca_tree *into)
 {
 	const char *rel = dfd == AT_FDCWD ? path : name;
-	struct stat st;
+	const struct stat st = *stp;
 	arca_node n;
 	int rc = 0;
-	if (excluded(a, path, name))
-		return 0;
-	if (fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW)) {
-		warn_src(a, "cannot stat %s: %s (skipped)", path, strerror(errno));
-		return 0;
-	}
 	if ((rc = fill_node(a, &n, name, &st)))
 		goto out;
 	if (S_ISREG(st.st_mode)) {
@@ -648,70 +643,65 @@ out:
 	return rc;
 }
 
+/* A path given on the command line (absolute). */
+static int archive_given(archiver *a, const char *path, const char *name, const arca_node *pn, arca_tree *into)
+{
+	struct stat st;
+	if (excluded(a, path, name))
+		return 0;
+	if (lstat(path, &st)) {
+		warn_src(a, "cannot stat %s: %s (skipped)", path, strerror(errno));
+		return 0;
+	}
+	return archive_stated(a, AT_FDCWD, path, name, &st, pn, into);
+}
+
 static int cmp_cstr(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
 
-/* 0 ok, 1 unreadable (warned), <0 fatal. */
+static bool scan_excluded(const char *path, const char *name, void *payload)
+{
+	return excluded(payload, path, name);
+}
+
+/* Directory listings the scanner may hold ready (each keeps its directory
+ * open: with the archiver's and the scanner's paths down the tree, that
+ * stays well within the usual limit of 1024 descriptors). */
+#define SCAN_AHEAD 64
+
+/* 0 ok, 1 unreadable (warned), <0 fatal.  The listing comes from the
+ * scanner when it is in step, else it is read here. */
 static int archive_dir(archiver *a, int pdfd, const char *rel, const char *path, const arca_tree *ptree,
 		       arca_id *out)
 {
-	int fd = openat(pdfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	char **names = NULL, *child = NULL;
-	size_t n = 0, cap = 0, i, plen = strlen(path);
+	arca_listing *l = arca_scanner_next(a->scan, path);
+	char *child = NULL;
+	size_t i, ccap = 0;
 	arca_tree t = { 0 };
 	int rc = 0;
-	if (!d) {
-		warn_src(a, "cannot read directory %s: %s (skipped)", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (!l && (rc = arca_listing_read(&l, pdfd, rel, path, a->o->nexcludes ? scan_excluded : NULL, a)))
+		return rc;
+	if (l->err) {
+		warn_src(a, "cannot read directory %s: %s (skipped)", path, strerror(l->err));
+		arca_listing_release(l);
 		return 1;
 	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+	for (i = 0; i < l->n; i++) {
+		const arca_scan_entry *e = &l->v[i];
+		if ((rc = arca_scan_child_path(&child, &ccap, path, e->name)))
+			goto out;
+		if (e->err) {
+			warn_src(a, "cannot stat %s: %s (skipped)", child, strerror(e->err));
 			continue;
-		if (n == cap) {
-			char **nv;
-			cap = cap ? cap * 2 : 64;
-			nv = realloc(names, cap * sizeof(*nv));
-			if (!nv) {
-				rc = arca_error_set(ARCA_NOMEM, "out of memory");
-				goto out;
-			}
-			names = nv;
 		}
-		if (!(names[n] = strdup(de->d_name))) {
-			rc = arca_error_set(ARCA_NOMEM, "out of memory");
-			goto out;
-		}
-		n++;
-	}
-	if (n)
-		qsort(names, n, sizeof(*names), cmp_cstr);
-	for (i = 0; i < n; i++) {
-		size_t nl = strlen(names[i]);
-		char *np = realloc(child, plen + nl + 2);
-		if (!np) {
-			rc = arca_error_set(ARCA_NOMEM, "out of memory");
-			goto out;
-		}
-		child = np;
-		if (plen == 1 && path[0] == '/')
-			snprintf(child, plen + nl + 2, "/%s", names[i]);
-		else
-			snprintf(child, plen + nl + 2, "%s/%s", path, names[i]);
-		if ((rc = archive_entry(a, dirfd(d), child, names[i], ptree ? arca_tree_find(ptree, names[i]) : NULL,
-					&t)))
+		if ((rc = archive_stated(a, l->fd, child, e->name, &e->st, ptree ? arca_tree_find(ptree, e->name) : NULL,
+					 &t)))
 			goto out;
 	}
 	a->st.dirs++;
 	a->prog.dirs++;
 	rc = save_tree(a, &t, out);
 out:
-	closedir(d);
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	arca_listing_release(l);
 	free(child);
 	arca_tree_clear(&t);
 	return rc;
@@ -750,7 +740,7 @@ static int archive_virtual(archiver *a, const char *prefix, char **paths, size_t
 		snprintf(child, plen + clen + 2, "%s/%s", prefix, name);
 		pn = ptree ? arca_tree_find(ptree, name) : NULL;
 		if (j == i + 1 && !strcmp(paths[i], child)) {
-			rc = archive_entry(a, AT_FDCWD, child, name, pn, &t);
+			rc = archive_given(a, child, name, pn, &t);
 		} else {
 			struct stat st;
 			arca_node node;
@@ -1106,6 +1096,9 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 		ptree = NULL;
 		arca_error_clear();
 	}
+	if (!o->nstreams && o->stdin_fd < 0 &&
+	    arca_scanner_start(&a.scan, paths, npaths, o->nexcludes ? scan_excluded : NULL, &a, SCAN_AHEAD))
+		arca_error_clear(); /* no scanner thread: the archiver lists directories itself */
 	if (o->nstreams)
 		rc = archive_streams(&a, &root);
 	else if (o->stdin_fd >= 0)
@@ -1172,6 +1165,7 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 	res->parent = snap->parent;
 	res->stats = a.st;
 out:
+	arca_scanner_free(a.scan);
 	if (a.workers)
 		stop_workers(&a);
 	if (a.q.ring)
