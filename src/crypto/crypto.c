@@ -4,9 +4,10 @@
  * Owns the cipher ids stored on disk (0 none, 1 XChaCha20-Poly1305 via
  * libsodium, 2 AES-256-GCM via OpenSSL EVP; never reused) and the sealed
  * layout nonce || ciphertext || tag.  Every seal draws a fresh random nonce
- * from randombytes_buf: 24 bytes for XChaCha20 (no practical collision
+ * from the kernel's CSPRNG: 24 bytes for XChaCha20 (no practical collision
  * bound), 12 for AES-GCM (NIST's limit for random 96-bit nonces is 2^32
- * messages per key).  Invariants: a failed seal or open leaves the output
+ * messages per key).  Nonces are fetched a block at a time per thread
+ * (see draw_nonce).  Invariants: a failed seal or open leaves the output
  * buffer's length unchanged, and no unauthenticated plaintext is left in
  * its spare capacity.  "none" copies bytes and ignores the associated
  * data: it offers no integrity at all.  OpenSSL's error queue is converted
@@ -23,9 +24,11 @@
 #include <openssl/pem.h>
 #include <sodium.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <pthread.h>
+#include <sys/random.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -82,6 +85,51 @@ int arca_crypto_init(void)
 	if (sodium_init() < 0)
 		return arca_error_set(ARCA_ERROR, "cannot initialise libsodium");
 	atomic_store_explicit(&g_sodium_ready, 1, memory_order_release);
+	return 0;
+}
+
+/*
+ * Nonces are drawn from a per-thread block of getrandom(2) output, one
+ * system call per NONCE_BLOCK bytes rather than one per sealed blob (a
+ * backup seals tens of thousands, and a system call costs microseconds in
+ * a VM).  The bytes are the kernel's, used once each and wiped as they
+ * are taken.  A forked child drops the block it inherited (pthread_atfork),
+ * so parent and child never share a nonce.
+ */
+#define NONCE_BLOCK 4096u
+static _Thread_local struct {
+	uint8_t b[NONCE_BLOCK];
+	size_t used; /* bytes already taken from the front of b */
+	bool filled;
+} t_nonces;
+static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+
+static void nonces_drop_in_child(void)
+{
+	sodium_memzero(&t_nonces, sizeof(t_nonces));
+}
+
+static void register_atfork(void) { pthread_atfork(NULL, NULL, nonces_drop_in_child); }
+
+static int draw_nonce(uint8_t *dst, size_t n)
+{
+	pthread_once(&g_atfork_once, register_atfork);
+	if (!t_nonces.filled || t_nonces.used + n > NONCE_BLOCK) {
+		size_t got = 0;
+		while (got < NONCE_BLOCK) {
+			ssize_t r = getrandom(t_nonces.b + got, NONCE_BLOCK - got, 0);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return arca_error_errno(errno, "cannot draw random nonces");
+			got += (size_t)r;
+		}
+		t_nonces.used = 0;
+		t_nonces.filled = true;
+	}
+	memcpy(dst, t_nonces.b + t_nonces.used, n);
+	sodium_memzero(t_nonces.b + t_nonces.used, n);
+	t_nonces.used += n;
 	return 0;
 }
 
@@ -174,7 +222,8 @@ int arca_seal(const arca_cipher *c, const uint8_t *key, arca_buf *out,
 	if ((rc = arca_buf_reserve(out, n + over)))
 		return rc;
 	dst = out->data + out->len;
-	randombytes_buf(dst, c->nonce_len);
+	if ((rc = draw_nonce(dst, c->nonce_len)))
+		return rc;
 
 	switch (c->id) {
 	case ARCA_CIPHER_XCHACHA20_POLY1305: {

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -207,6 +209,51 @@ static void test_fresh_nonces(void **state)
 	}
 }
 
+static int cmp_nonce(const void *x, const void *y) { return memcmp(x, y, 24); }
+
+/* Nonces come from a per-thread block of kernel randomness: many seals in
+ * a row (across several blocks) never repeat one, and a forked child does
+ * not reuse the block its parent had started. */
+static void test_nonces_across_blocks_and_fork(void **state)
+{
+	enum { N = 1000 };
+	const arca_cipher *c = arca_cipher_by_id(ARCA_CIPHER_XCHACHA20_POLY1305);
+	uint8_t key[ARCA_KEY_LEN], *all = malloc(N * 24), child_nonce[24];
+	arca_buf b = ARCA_BUF_INIT;
+	int fds[2], status;
+	pid_t pid;
+
+	assert_non_null(all);
+	fill(key, sizeof(key), 9);
+	for (size_t i = 0; i < N; i++) {
+		b.len = 0;
+		assert_int_equal(arca_seal(c, key, &b, "x", 1, NULL, 0), 0);
+		memcpy(all + i * 24, b.data, 24);
+	}
+	qsort(all, N, 24, cmp_nonce);
+	for (size_t i = 1; i < N; i++)
+		assert_memory_not_equal(all + (i - 1) * 24, all + i * 24, 24);
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		arca_buf cb = ARCA_BUF_INIT;
+		int ok = arca_seal(c, key, &cb, "x", 1, NULL, 0) == 0 && write(fds[1], cb.data, 24) == 24;
+		_exit(ok ? 0 : 1);
+	}
+	b.len = 0;
+	assert_int_equal(arca_seal(c, key, &b, "x", 1, NULL, 0), 0);
+	assert_int_equal(read(fds[0], child_nonce, 24), 24);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_memory_not_equal(b.data, child_nonce, 24);
+	close(fds[0]);
+	close(fds[1]);
+	arca_buf_free(&b);
+	free(all);
+}
+
 static void test_ciphers_interoperate_not(void **state)
 {
 	/* A message sealed with one cipher does not open with the other. */
@@ -337,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_all_ciphers),
 		cmocka_unit_test(test_tampering_refused),
 		cmocka_unit_test(test_fresh_nonces),
+		cmocka_unit_test(test_nonces_across_blocks_and_fork),
 		cmocka_unit_test(test_ciphers_interoperate_not),
 		cmocka_unit_test(test_argon2id),
 		cmocka_unit_test(test_argon2id_limits),
