@@ -26,6 +26,8 @@ CONN=${CONNECTIONS:-8}
 PAIRS=${RESTORE_PAIRS:-5}
 W=$BD/cloud
 say() { printf '[cloud-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=bench/targetfs.sh
+. "$HERE/targetfs.sh"
 fail() { say "error: $*"; exit 1; }
 now() { date +%s.%N; }
 secs() { python3 -c "print('%.2f' % ($2 - $1))"; }
@@ -52,6 +54,7 @@ cleanup() {
 	local p
 	for p in "${_BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${_BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	targetfs_down
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -97,16 +100,17 @@ T_REP=$(secs "$t" "$(now)")
 # Restores write ~the tree each time, so the disk's writeback makes single
 # runs noisy: RESTORE_PAIRS pairs (local and S3, in alternating order), each
 # after a sync, and the median of the per-pair ratios.  Every restore goes to
-# a new directory and all are deleted at the end: on ext4 without a journal,
-# creating files right after deleting many costs far more (the allocator
-# skips recently freed inodes), which would tax whichever restore came next.
+# a new directory on a filesystem made for them, deleted at the end (see
+# targetfs.sh).
+targetfs_up "$BD/cloud-targets" "$((PAIRS * 2))G"
+say "restore targets: $TARGETFS_KIND"
 say "restore: $PAIRS pairs of (local repository, S3 replica with no local cache: the bare-machine case)"
 RATIOS=() T_LOCALS=() T_S3S=()
 restore_local() {
 	sync
 	local t
 	t=$(now)
-	ARCA_CACHE_DIR=$W/cache-local "$ARCA" -r "$W/local" restore -q latest --target "$W/rl.$1"
+	ARCA_CACHE_DIR=$W/cache-local "$ARCA" -r "$W/local" restore -q latest --target "$TARGETFS/rl.$1"
 	tl=$(secs "$t" "$(now)")
 }
 restore_s3() {
@@ -114,9 +118,9 @@ restore_s3() {
 	sync
 	local t
 	t=$(now)
-	ARCA_CACHE_DIR=$W/cache-s3 "$ARCA" -r s3://arca/repo restore -q latest --target "$W/rs.$1"
+	ARCA_CACHE_DIR=$W/cache-s3 "$ARCA" -r s3://arca/repo restore -q latest --target "$TARGETFS/rs.$1"
 	ts=$(secs "$t" "$(now)")
-	diff -rq "$TREE" "$W/rs.$1$TREE" >/dev/null || fail "restore from S3 differs from the tree"
+	diff -rq "$TREE" "$TARGETFS/rs.$1$TREE" >/dev/null || fail "restore from S3 differs from the tree"
 }
 for i in $(seq "$PAIRS"); do
 	if [ $((i % 2)) = 1 ]; then restore_local "$i"; restore_s3 "$i"; else restore_s3 "$i"; restore_local "$i"; fi
@@ -179,7 +183,7 @@ pergb() { python3 -c "print('%.0f' % ($1 / ($2 / 1e9)))"; }
 mbs() { python3 -c "print('%.0f' % ($1 / 1048576 / $2))"; }
 cat <<EOF
 
-Cloud benchmark: tree of $(numfmt --to=iec "$TREE_BYTES") ($(find "$TREE" -type f | wc -l) files), arca repository $(numfmt --to=iec "$REPO_BYTES") in $REPO_OBJS objects; s3rver on loopback
+Cloud benchmark: tree of $(numfmt --to=iec "$TREE_BYTES") ($(find "$TREE" -type f | wc -l) files), arca repository $(numfmt --to=iec "$REPO_BYTES") in $REPO_OBJS objects; s3rver on loopback; restores into $TARGETFS_KIND
 load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
 
 | measurement | arca | reference | ratio |

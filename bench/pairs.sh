@@ -33,6 +33,9 @@ P=$W/pairs
 STAGE=$W/stage
 LOG=$P/last.log
 
+# shellcheck source=bench/targetfs.sh
+. "$HERE/targetfs.sh"
+
 say() { printf '[pairs %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
@@ -52,7 +55,7 @@ CACHE=$P/cache
 STAGED=
 unstage() { if [ -n "$STAGED" ] && [ -d "$STAGE/tree" ]; then mv "$STAGE/tree" "$DATA/$STAGED"; fi; STAGED=; }
 stage() { unstage; mv "$DATA/$1" "$STAGE/tree"; STAGED=$1; }
-cleanup() { unstage; rm -rf "$P"/pair-*; }
+cleanup() { unstage; rm -rf "$P"/pair-*; targetfs_down; }
 trap cleanup EXIT
 
 # plain argv (no shell functions: /usr/bin/time runs them)
@@ -109,6 +112,9 @@ restore() { # tool repo target
 order() { if [ $(($1 % 2)) = 1 ]; then echo "$2"; else echo "$2" | tr ' ' '\n' | tac | tr '\n' ' '; fi; }
 
 rm -f "$P/results"
+# restores go to a fresh filesystem (see targetfs.sh): about 1.1 GB per restore
+targetfs_up "$W/pairs-targets" "$((N * 3))G"
+say "restore targets: $TARGETFS_KIND"
 say "warm-up read of the data"
 find "$DATA/tree" "$DATA/tree-changed" "$DATA/dumps" -type f -print0 | xargs -0 -r cat >/dev/null
 T0=$(date +%s)
@@ -126,15 +132,16 @@ for PAIR in $(seq "$N"); do
 	stage tree-changed
 	for t in $(order "$PAIR" "arca restic"); do backup tree-changed "$t" "$D/repo-$t"; done
 	unstage
-	for t in $(order "$PAIR" "arca restic"); do restore "$t" "$D/repo-$t" "$D/target-$t"; done
+	for t in $(order "$PAIR" "arca restic"); do restore "$t" "$D/repo-$t" "$TARGETFS/pair-$PAIR/target-$t"; done
 	for t in arca restic; do init "$t" "$D/repo-$t-dump"; done
 	for t in $(order "$PAIR" "arca restic"); do backup_dump "$t" "$D/repo-$t-dump"; done
 done
 
 python3 - "$P/results" "$N" "$(date +%s)" "$T0" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)" \
-	"$(restic version | head -n 1 | cut -d' ' -f1-2)" "$(borg --version)" "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" >"$OUT" <<'EOF'
+	"$(restic version | head -n 1 | cut -d' ' -f1-2)" "$(borg --version)" "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" \
+	"$TARGETFS_KIND" >"$OUT" <<'EOF'
 import statistics, sys
-path, n, t1, t0, load0, load1, rv, bv, rev = sys.argv[1:]
+path, n, t1, t0, load0, load1, rv, bv, rev, tfs = sys.argv[1:]
 rows = [l.split() for l in open(path) if l.strip()]
 by = {}
 for step, tool, pair, wall, rss in rows:
@@ -143,6 +150,7 @@ med = statistics.median
 print("# Paired runs: arca against restic and borg\n")
 print("arca %s, %s, %s; %s pairs, %d s in all; load average %s at the start, %s at the end.\n"
       % (rev, rv, bv, n, int(t1) - int(t0), load0, load1))
+print("Restores: %s.\n" % tfs)
 print("Each ratio is the other tool's wall time over arca's, pair by pair (how many times faster arca is); "
       "the table gives their median and range, and each tool's median wall time and peak memory.\n")
 print("| step | arca | other tool | ratio, median (min-max) | peak MiB, arca / other |")

@@ -102,6 +102,7 @@ def main():
     out.append("- date: %s; scale: %s; total run time: %s s" % (meta.get("date"), scale, meta.get("runtime")))
     out.append("- machine: %s; work dir on %s; load average %s"
                % (meta.get("host"), meta.get("fs"), meta.get("load")))
+    out.append("- restores: %s" % meta.get("restorefs", "n/a"))
     out.append("- versions: " + "; ".join(meta.get("version." + t, t) for t in tools))
     out.append("- all tools ran one after the other on the same machine and disk; page caches "
                "were **not** dropped (not reliably possible here): instead every tool's series "

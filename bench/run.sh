@@ -32,6 +32,8 @@ T0=$(date +%s)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 progress() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=bench/targetfs.sh
+. "$HERE/targetfs.sh"
 die() { progress "error: $*"; exit 1; }
 
 case $SCALE in ''|*[!0-9.]*) die "BENCH_SCALE must be a number, got '$SCALE'";; esac
@@ -112,7 +114,7 @@ unstage() {
     STAGED=""
 }
 stage() { unstage; mv "$DATA/$1" "$STAGE/tree"; STAGED=$1; }
-trap unstage EXIT
+trap 'unstage; targetfs_down' EXIT
 if [ -e "$STAGE/tree" ]; then   # left over from an interrupted run
     progress "stale $STAGE/tree from an interrupted run: regenerating the tree"
     rm -rf "$STAGE/tree" "$DATA/tree" "$DATA/tree-changed" "$DATA/tree.stamp"
@@ -246,7 +248,7 @@ t_restore() {   # tool repo key target last-backup-key
 
 # ---------------------------------------------------------------- series
 series_tree() {
-    local tool=$1 repo="$REPOS/$1/tree" tgt="$W/restore/$1"
+    local tool=$1 repo="$REPOS/$1/tree" tgt="$TARGETFS/$1"
     t_init "$tool" "$repo" || return 1
     # tree-changed/ shares all but its modified files with tree/ (hard links)
     progress "$tool: warm-up read of tree/ and tree-changed/"
@@ -258,7 +260,7 @@ series_tree() {
     stage tree-changed
     t_backup "$tool" "$repo" tree-changed "$STAGE/tree" || return 1
     put "$tool" tree-changed.size "$(dusize "$repo")"
-    rm -rf "$tgt"; mkdir -p "$tgt"
+    mkdir -p "$tgt"
     if t_restore "$tool" "$repo" restore "$tgt" tree-changed && [ "$VERIFY" = 1 ]; then
         # the restored tree may be under the absolute path (restic), the path
         # without its leading / (borg), or under the base name
@@ -277,7 +279,7 @@ series_tree() {
                  note "$tool: restored tree differs from tree-changed (see $LOGS/$tool-restore.diff)"; fi
         fi
     fi
-    rm -rf "$tgt"
+    # the restored tree stays until the end (see targetfs.sh)
     unstage
 }
 
@@ -340,6 +342,7 @@ fi
 # ---------------------------------------------------------------- run
 rm -rf "$CACHE" "$REPOS" "$W/restore"
 mkdir -p "$CACHE" "$REPOS"
+need_series tree && targetfs_up "$W/restore" 8G
 ARCA_OK=1
 [ -x "$ARCA" ] || ARCA_OK=0
 for s in $SERIES; do
@@ -363,6 +366,7 @@ meta scale "$SCALE"
 meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 meta host "$(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr)"
 meta fs "$(df -PT "$W" | awk 'NR==2 {print $2 " on " $1}')"
+meta restorefs "${TARGETFS_KIND:-n/a}"
 meta runtime "$(( $(date +%s) - T0 ))"
 meta load "$LOAD0 at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
 meta tools "${TOOLS[*]}"
