@@ -1076,7 +1076,11 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 	a.nworkers = o->threads ? o->threads : (unsigned)(ncpu > 0 ? ncpu : 2);
 	if (a.nworkers > 64)
 		a.nworkers = 64;
-	if ((rc = queue_init(&a.q, a.nworkers * 4 + 4)) || (rc = pool_init(&a.pool, a.nworkers * 4 + 4, (size_t)a.cp.max)))
+	/* Idle chunk buffers are kept up to what can be in flight (the queue's
+	 * budget and one chunk per worker), so that they circulate instead of
+	 * being freed and faulted in again; that adds nothing to the peak. */
+	if ((rc = queue_init(&a.q, a.nworkers * 4 + 4)) ||
+	    (rc = pool_init(&a.pool, a.nworkers * 4 + 4, (size_t)a.cp.max * (2 + a.nworkers))))
 		goto out;
 	a.q.max_bytes = (size_t)a.cp.max * 2;
 	a.workers = calloc(a.nworkers, sizeof(pthread_t));
