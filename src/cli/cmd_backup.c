@@ -3,6 +3,7 @@
  */
 #include "cli/cli.h"
 #include "replica/replica.h"
+#include "util/buf.h"
 #include "util/timefmt.h"
 
 #include <errno.h>
@@ -81,14 +82,8 @@ typedef struct strv {
 
 static int strv_push(strv *s, const char *x)
 {
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 8;
-		const char **nv = realloc(s->v, nc * sizeof(*nv));
-		if (!nv)
-			return -1;
-		s->v = nv;
-		s->cap = nc;
-	}
+	if (arca_grow(&s->v, &s->cap, s->n + 1, sizeof(*s->v), 8))
+		return -1;
 	s->v[s->n++] = x;
 	return 0;
 }
