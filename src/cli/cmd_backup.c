@@ -35,9 +35,7 @@ void cli_backup_summary(cli *c, const arca_backup_result *res, void (*extra)(arc
 	if (c->json) {
 		arca_buf b = ARCA_BUF_INIT;
 		arca_json j;
-		arca_json_init(&j, &b);
-		arca_json_obj_begin(&j);
-		arca_json_kstr(&j, "message_type", "summary");
+		cli_json_obj_begin(&j, &b, "summary");
 		arca_json_kstr(&j, "snapshot_id", hex);
 		if (res->has_parent) {
 			char ph[65];
@@ -57,9 +55,7 @@ void cli_backup_summary(cli *c, const arca_backup_result *res, void (*extra)(arc
 		arca_json_kuint(&j, "errors", res->stats.errors);
 		if (extra)
 			extra(&j, payload);
-		arca_json_obj_end(&j);
-		cli_json_print(&b);
-		arca_buf_free(&b);
+		cli_json_obj_end(&j);
 	} else if (c->verbose >= 0) {
 		char tot[32], rd[32], add[32], packed[32];
 		cli_fmt_bytes(tot, sizeof(tot), res->stats.bytes_total);

@@ -631,12 +631,10 @@ int cmd_forget(cli *c, int argc, char **argv)
 	}
 
 	if (c->json) {
-		arca_json_init(&j, &out);
-		arca_json_arr_begin(&j);
+		cli_json_arr_begin(&j, &out);
 		for (i = 0; i < neg; i++)
 			json_group(&j, &eg[i], by, verdicts[i]);
-		arca_json_arr_end(&j);
-		cli_json_print(&out);
+		cli_json_arr_end(&j);
 		if (empty && !stored && c->verbose >= 0)
 			fprintf(stderr, "no policy given: only expired snapshots are removed\n");
 	} else if (c->verbose >= 0) {

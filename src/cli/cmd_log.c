@@ -113,14 +113,11 @@ int cmd_log(cli *c, int argc, char **argv)
 	if (c->json) {
 		arca_buf b = ARCA_BUF_INIT;
 		arca_json j;
-		arca_json_init(&j, &b);
-		arca_json_arr_begin(&j);
+		cli_json_arr_begin(&j, &b);
 		for (i = 0; i < n; i++)
 			if (!op || !strcmp(op, v[i]->op))
 				json_entry(&j, v[i]);
-		arca_json_arr_end(&j);
-		cli_json_print(&b);
-		arca_buf_free(&b);
+		cli_json_arr_end(&j);
 	} else {
 		printf("%-19s  %-16s  %-10s  %-12s  %-7s  %-17s  %10s  %9s  %s\n", "Time", "Host", "User", "Operation",
 		       "Result", "Snapshots", "Bytes", "Duration", "Error/Detail");
@@ -172,8 +169,7 @@ int cli_stats_history(cli *c, arca_repo *r, int64_t since_ns)
 	if (c->json) {
 		arca_buf b = ARCA_BUF_INIT;
 		arca_json j;
-		arca_json_init(&j, &b);
-		arca_json_obj_begin(&j);
+		cli_json_obj_begin(&j, &b, NULL);
 		arca_json_kstr(&j, "since", t);
 		arca_json_kuint(&j, "entries", n);
 		arca_json_key(&j, "operations");
@@ -191,9 +187,7 @@ int cli_stats_history(cli *c, arca_repo *r, int64_t since_ns)
 			arca_json_obj_end(&j);
 		}
 		arca_json_obj_end(&j);
-		arca_json_obj_end(&j);
-		cli_json_print(&b);
-		arca_buf_free(&b);
+		cli_json_obj_end(&j);
 	} else {
 		arca_time_format_local(t, sizeof(t), since_ns);
 		printf("operations since %s: %zu\n", t, n);

@@ -240,6 +240,34 @@ void cli_json_print(arca_buf *b)
 	fputc('\n', stdout);
 }
 
+void cli_json_obj_begin(arca_json *j, arca_buf *b, const char *message_type)
+{
+	arca_json_init(j, b);
+	arca_json_obj_begin(j);
+	if (message_type)
+		arca_json_kstr(j, "message_type", message_type);
+}
+
+void cli_json_obj_end(arca_json *j)
+{
+	arca_json_obj_end(j);
+	cli_json_print(j->out);
+	arca_buf_free(j->out);
+}
+
+void cli_json_arr_begin(arca_json *j, arca_buf *b)
+{
+	arca_json_init(j, b);
+	arca_json_arr_begin(j);
+}
+
+void cli_json_arr_end(arca_json *j)
+{
+	arca_json_arr_end(j);
+	cli_json_print(j->out);
+	arca_buf_free(j->out);
+}
+
 int cli_select(cli *c, arca_repo *r, arca_snapshot_list *l, const char *sel, const arca_snapshot **out)
 {
 	int rc;
