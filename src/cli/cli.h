@@ -49,6 +49,8 @@ int cli_get_new_password(cli *c, const char *file, char **out);
 int cli_open(cli *c, arca_repo **out);
 /* Like cli_fail, for failures to open: no repository -> 10. */
 int cli_fail_open(cli *c, int rc);
+/* cli_fail, then close r (may be NULL); for a command's early failures. */
+int cli_fail_close(cli *c, arca_repo *r, int rc);
 void cli_progress_cb(const arca_progress *p, void *payload);
 void cli_progress_done(cli *c);
 void cli_json_print(arca_buf *b);

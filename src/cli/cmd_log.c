@@ -105,11 +105,8 @@ int cmd_log(cli *c, int argc, char **argv)
 		return cli_usage("usage: arca log [--since TIME|DURATION] [--op OP] [--json]");
 	if ((rc = cli_open(c, &r)))
 		return cli_fail_open(c, rc);
-	if ((rc = arca_audit_list(r, since, &v, &n))) {
-		rc = cli_fail(c, rc);
-		arca_repo_close(r);
-		return rc;
-	}
+	if ((rc = arca_audit_list(r, since, &v, &n)))
+		return cli_fail_close(c, r, rc);
 	if (c->json) {
 		arca_buf b = ARCA_BUF_INIT;
 		arca_json j;

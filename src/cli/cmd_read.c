@@ -46,11 +46,8 @@ int cmd_snapshots(cli *c, int argc, char **argv)
 	}
 	if ((rc = cli_open(c, &r)))
 		return cli_fail_open(c, rc);
-	if ((rc = arca_snapshot_list_load(r, &l))) {
-		rc = cli_fail(c, rc);
-		arca_repo_close(r);
-		return rc;
-	}
+	if ((rc = arca_snapshot_list_load(r, &l)))
+		return cli_fail_close(c, r, rc);
 	if (c->json) {
 		arca_buf b = ARCA_BUF_INIT;
 		arca_json j;

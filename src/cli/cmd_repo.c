@@ -286,11 +286,8 @@ int cmd_unlock(cli *c, int argc, char **argv)
 		arca_repo_close(r);
 		return EXIT_LOCKED;
 	}
-	if (rc) {
-		rc = cli_fail(c, rc);
-		arca_repo_close(r);
-		return rc;
-	}
+	if (rc)
+		return cli_fail_close(c, r, rc);
 	if (c->verbose >= 0)
 		printf("%s\n", all ? "removed all locks" : "stale locks removed");
 	arca_repo_close(r);

@@ -78,6 +78,13 @@ int cli_fail_open(cli *c, int rc)
 	return rc == ARCA_NOTFOUND ? EXIT_NOREPO : code;
 }
 
+int cli_fail_close(cli *c, arca_repo *r, int rc)
+{
+	int code = cli_fail(c, rc); /* before closing, which may set the error record */
+	arca_repo_close(r);
+	return code;
+}
+
 void cli_warn_cb(const char *msg, void *payload)
 {
 	cli *c = payload;
