@@ -52,6 +52,10 @@ int cli_fail_open(cli *c, int rc);
 /* cli_fail, then close r (may be NULL); for a command's early failures. */
 int cli_fail_close(cli *c, arca_repo *r, int rc);
 void cli_progress_cb(const arca_progress *p, void *payload);
+/* When c->progress, replace the progress line on stderr with
+ * "[m:ss] <fmt...>, <bytes>, <rate>/s<tail>" for p. */
+void cli_progress_line(cli *c, const arca_progress *p, const char *tail, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 void cli_progress_done(cli *c);
 void cli_json_print(arca_buf *b);
 /* A --json document: *_begin points j at b (empty: ARCA_BUF_INIT) and opens

@@ -67,16 +67,8 @@ int cli_open_other(cli *c, const char *url, arca_repo **out)
 
 static void xfer_progress(const arca_progress *p, void *payload)
 {
-	cli *c = payload;
-	char b[32], rate[32];
-	int secs = (int)p->elapsed;
-	if (!c->progress)
-		return;
-	cli_fmt_bytes(b, sizeof(b), p->bytes);
-	cli_fmt_bytes(rate, sizeof(rate), p->elapsed > 0 ? (uint64_t)((double)p->bytes / p->elapsed) : 0);
-	fprintf(stderr, "\r\033[K[%d:%02d] %s: %llu objects, %s, %s/s", secs / 60, secs % 60,
-		p->current ? p->current : "", (unsigned long long)p->files, b, rate);
-	fflush(stderr);
+	cli_progress_line(payload, p, "", "%s: %llu objects", p->current ? p->current : "",
+			  (unsigned long long)p->files);
 }
 
 /* ---- replicate ---- */

@@ -220,19 +220,27 @@ void cli_fmt_bytes(char *out, size_t n, uint64_t b)
 		snprintf(out, n, "%.2f %s", v, u[i]);
 }
 
-void cli_progress_cb(const arca_progress *p, void *payload)
+void cli_progress_line(cli *c, const arca_progress *p, const char *tail, const char *fmt, ...)
 {
-	cli *c = payload;
 	char b[32], rate[32];
 	int secs = (int)p->elapsed;
+	va_list ap;
 	if (!c->progress)
 		return;
 	cli_fmt_bytes(b, sizeof(b), p->bytes);
 	cli_fmt_bytes(rate, sizeof(rate), p->elapsed > 0 ? (uint64_t)((double)p->bytes / p->elapsed) : 0);
-	fprintf(stderr, "\r\033[K[%d:%02d] %llu files, %llu dirs, %s, %s/s%s", secs / 60, secs % 60,
-		(unsigned long long)p->files, (unsigned long long)p->dirs, b, rate,
-		p->errors ? ", some errors" : "");
+	fprintf(stderr, "\r\033[K[%d:%02d] ", secs / 60, secs % 60);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ", %s, %s/s%s", b, rate, tail);
 	fflush(stderr);
+}
+
+void cli_progress_cb(const arca_progress *p, void *payload)
+{
+	cli_progress_line(payload, p, p->errors ? ", some errors" : "", "%llu files, %llu dirs",
+			  (unsigned long long)p->files, (unsigned long long)p->dirs);
 }
 
 void cli_progress_done(cli *c)
