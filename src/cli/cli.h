@@ -49,9 +49,23 @@ int cli_get_new_password(cli *c, const char *file, char **out);
 int cli_open(cli *c, arca_repo **out);
 /* Like cli_fail, for failures to open: no repository -> 10. */
 int cli_fail_open(cli *c, int rc);
+/* cli_fail, then close r (may be NULL); for a command's early failures. */
+int cli_fail_close(cli *c, arca_repo *r, int rc);
 void cli_progress_cb(const arca_progress *p, void *payload);
+/* When c->progress, replace the progress line on stderr with
+ * "[m:ss] <fmt...>, <bytes>, <rate>/s<tail>" for p. */
+void cli_progress_line(cli *c, const arca_progress *p, const char *tail, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 void cli_progress_done(cli *c);
 void cli_json_print(arca_buf *b);
+/* A --json document: *_begin points j at b (empty: ARCA_BUF_INIT) and opens
+ * the top-level object (its first field "message_type" when message_type is
+ * not NULL) or array; *_end closes it, prints the document as one line on
+ * stdout and frees b. */
+void cli_json_obj_begin(arca_json *j, arca_buf *b, const char *message_type);
+void cli_json_obj_end(arca_json *j);
+void cli_json_arr_begin(arca_json *j, arca_buf *b);
+void cli_json_arr_end(arca_json *j);
 void cli_fmt_bytes(char *out, size_t n, uint64_t bytes);
 /* Load snapshots and resolve a selector; the list owns *out. */
 int cli_select(cli *c, arca_repo *r, arca_snapshot_list *l, const char *sel, const arca_snapshot **out);

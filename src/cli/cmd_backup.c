@@ -3,6 +3,7 @@
  */
 #include "cli/cli.h"
 #include "replica/replica.h"
+#include "util/buf.h"
 #include "util/timefmt.h"
 
 #include <errno.h>
@@ -34,9 +35,7 @@ void cli_backup_summary(cli *c, const arca_backup_result *res, void (*extra)(arc
 	if (c->json) {
 		arca_buf b = ARCA_BUF_INIT;
 		arca_json j;
-		arca_json_init(&j, &b);
-		arca_json_obj_begin(&j);
-		arca_json_kstr(&j, "message_type", "summary");
+		cli_json_obj_begin(&j, &b, "summary");
 		arca_json_kstr(&j, "snapshot_id", hex);
 		if (res->has_parent) {
 			char ph[65];
@@ -56,9 +55,7 @@ void cli_backup_summary(cli *c, const arca_backup_result *res, void (*extra)(arc
 		arca_json_kuint(&j, "errors", res->stats.errors);
 		if (extra)
 			extra(&j, payload);
-		arca_json_obj_end(&j);
-		cli_json_print(&b);
-		arca_buf_free(&b);
+		cli_json_obj_end(&j);
 	} else if (c->verbose >= 0) {
 		char tot[32], rd[32], add[32], packed[32];
 		cli_fmt_bytes(tot, sizeof(tot), res->stats.bytes_total);
@@ -81,14 +78,8 @@ typedef struct strv {
 
 static int strv_push(strv *s, const char *x)
 {
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 8;
-		const char **nv = realloc(s->v, nc * sizeof(*nv));
-		if (!nv)
-			return -1;
-		s->v = nv;
-		s->cap = nc;
-	}
+	if (arca_grow(&s->v, &s->cap, s->n + 1, sizeof(*s->v), 8))
+		return -1;
 	s->v[s->n++] = x;
 	return 0;
 }

@@ -96,8 +96,7 @@ int cmd_check(cli *c, int argc, char **argv)
 		code = EXIT_OK; /* what is left is for check to report */
 	}
 	if (c->json) {
-		arca_json_init(&j, &b);
-		arca_json_obj_begin(&j);
+		cli_json_obj_begin(&j, &b, NULL);
 		arca_json_key(&j, "problems");
 		arca_json_arr_begin(&j);
 		out.j = &j;
@@ -121,8 +120,7 @@ int cmd_check(cli *c, int argc, char **argv)
 		arca_json_kuint(&j, "damaged_packs", res.damaged_packs);
 		arca_json_kuint(&j, "errors", res.errors);
 		arca_json_kbool(&j, "ok", res.errors == 0);
-		arca_json_obj_end(&j);
-		cli_json_print(&b);
+		cli_json_obj_end(&j);
 	} else if (c->verbose >= 0) {
 		printf("checked %llu snapshots, %llu trees, %llu blob references, %llu packs", (unsigned long long)res.snapshots,
 		       (unsigned long long)res.trees, (unsigned long long)res.blobs_referenced, (unsigned long long)res.packs);

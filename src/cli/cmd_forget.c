@@ -8,6 +8,7 @@
  * in the packs until prune.
  */
 #include "cli/cli.h"
+#include "util/buf.h"
 #include "util/timefmt.h"
 
 #include <getopt.h>
@@ -398,16 +399,8 @@ static int build_eff(eff_group **out, size_t *nout, const arca_snapshot_groups *
 				if (v[e].kind == kind && v[e].policy == p)
 					break;
 			if (e == n) {
-				if (n == cap) {
-					size_t nc = cap ? cap * 2 : 16;
-					eff_group *nv = realloc(v, nc * sizeof(*nv));
-					if (!nv) {
-						rc = arca_error_set(ARCA_NOMEM, "out of memory");
-						break;
-					}
-					v = nv;
-					cap = nc;
-				}
+				if ((rc = arca_grow(&v, &cap, n + 1, sizeof(*v), 16)))
+					break;
 				v[n].g = *g;
 				v[n].g.n = 0;
 				v[n].policy = p;
@@ -638,12 +631,10 @@ int cmd_forget(cli *c, int argc, char **argv)
 	}
 
 	if (c->json) {
-		arca_json_init(&j, &out);
-		arca_json_arr_begin(&j);
+		cli_json_arr_begin(&j, &out);
 		for (i = 0; i < neg; i++)
 			json_group(&j, &eg[i], by, verdicts[i]);
-		arca_json_arr_end(&j);
-		cli_json_print(&out);
+		cli_json_arr_end(&j);
 		if (empty && !stored && c->verbose >= 0)
 			fprintf(stderr, "no policy given: only expired snapshots are removed\n");
 	} else if (c->verbose >= 0) {

@@ -105,22 +105,16 @@ int cmd_log(cli *c, int argc, char **argv)
 		return cli_usage("usage: arca log [--since TIME|DURATION] [--op OP] [--json]");
 	if ((rc = cli_open(c, &r)))
 		return cli_fail_open(c, rc);
-	if ((rc = arca_audit_list(r, since, &v, &n))) {
-		rc = cli_fail(c, rc);
-		arca_repo_close(r);
-		return rc;
-	}
+	if ((rc = arca_audit_list(r, since, &v, &n)))
+		return cli_fail_close(c, r, rc);
 	if (c->json) {
 		arca_buf b = ARCA_BUF_INIT;
 		arca_json j;
-		arca_json_init(&j, &b);
-		arca_json_arr_begin(&j);
+		cli_json_arr_begin(&j, &b);
 		for (i = 0; i < n; i++)
 			if (!op || !strcmp(op, v[i]->op))
 				json_entry(&j, v[i]);
-		arca_json_arr_end(&j);
-		cli_json_print(&b);
-		arca_buf_free(&b);
+		cli_json_arr_end(&j);
 	} else {
 		printf("%-19s  %-16s  %-10s  %-12s  %-7s  %-17s  %10s  %9s  %s\n", "Time", "Host", "User", "Operation",
 		       "Result", "Snapshots", "Bytes", "Duration", "Error/Detail");
@@ -172,8 +166,7 @@ int cli_stats_history(cli *c, arca_repo *r, int64_t since_ns)
 	if (c->json) {
 		arca_buf b = ARCA_BUF_INIT;
 		arca_json j;
-		arca_json_init(&j, &b);
-		arca_json_obj_begin(&j);
+		cli_json_obj_begin(&j, &b, NULL);
 		arca_json_kstr(&j, "since", t);
 		arca_json_kuint(&j, "entries", n);
 		arca_json_key(&j, "operations");
@@ -191,9 +184,7 @@ int cli_stats_history(cli *c, arca_repo *r, int64_t since_ns)
 			arca_json_obj_end(&j);
 		}
 		arca_json_obj_end(&j);
-		arca_json_obj_end(&j);
-		cli_json_print(&b);
-		arca_buf_free(&b);
+		cli_json_obj_end(&j);
 	} else {
 		arca_time_format_local(t, sizeof(t), since_ns);
 		printf("operations since %s: %zu\n", t, n);

@@ -240,9 +240,7 @@ static int pg_restore(cli *c, int argc, char **argv)
 		if (c->json) {
 			arca_buf b = ARCA_BUF_INIT;
 			arca_json j;
-			arca_json_init(&j, &b);
-			arca_json_obj_begin(&j);
-			arca_json_kstr(&j, "message_type", "summary");
+			cli_json_obj_begin(&j, &b, "summary");
 			arca_id_hex(hex, &s->id);
 			arca_json_kstr(&j, "snapshot_id", hex);
 			if (res.safety_taken) {
@@ -253,9 +251,7 @@ static int pg_restore(cli *c, int argc, char **argv)
 			arca_json_kuint(&j, "bytes_restored", res.bytes);
 			verify_json(&j, &res.verify);
 			arca_json_kdouble(&j, "duration_seconds", arca_monotonic() - t0);
-			arca_json_obj_end(&j);
-			cli_json_print(&b);
-			arca_buf_free(&b);
+			cli_json_obj_end(&j);
 		} else if (c->verbose >= 0) {
 			char by[32], sid[9];
 			arca_snapshot_short_id(sid, s);
@@ -315,13 +311,9 @@ static int pg_verify(cli *c, int argc, char **argv)
 	if (c->json) {
 		arca_buf b = ARCA_BUF_INIT;
 		arca_json j;
-		arca_json_init(&j, &b);
-		arca_json_obj_begin(&j);
-		arca_json_kstr(&j, "message_type", "summary");
+		cli_json_obj_begin(&j, &b, "summary");
 		verify_json(&j, &v);
-		arca_json_obj_end(&j);
-		cli_json_print(&b);
-		arca_buf_free(&b);
+		cli_json_obj_end(&j);
 	} else if (c->verbose >= 0) {
 		printf("verified %llu table(s), %llu rows: %s\n", (unsigned long long)v.tables, (unsigned long long)v.rows,
 		       v.mismatches ? "ROW COUNTS DIFFER" : "row counts match the snapshot");
@@ -366,18 +358,14 @@ static int pg_drill(cli *c, int argc, char **argv)
 		if (c->json) {
 			arca_buf b = ARCA_BUF_INIT;
 			arca_json j;
-			arca_json_init(&j, &b);
-			arca_json_obj_begin(&j);
-			arca_json_kstr(&j, "message_type", "summary");
+			cli_json_obj_begin(&j, &b, "summary");
 			arca_json_kstr(&j, "snapshot_id", hex);
 			arca_json_kstr(&j, "result", code == EXIT_OK ? "ok" : "damage");
 			arca_json_kuint(&j, "databases", d.databases);
 			arca_json_kuint(&j, "bytes_restored", d.bytes);
 			verify_json(&j, &d.verify);
 			arca_json_kdouble(&j, "recovery_seconds", d.seconds);
-			arca_json_obj_end(&j);
-			cli_json_print(&b);
-			arca_buf_free(&b);
+			cli_json_obj_end(&j);
 		} else if (c->verbose >= 0) {
 			printf("drill of snapshot %.8s: %u database(s) restored into scratch databases and verified "
 			       "(%llu tables, %llu rows) in %.2f s: %s\n",

@@ -115,8 +115,7 @@ static int policy_show(cli *c, arca_repo *r, bool all)
 		arca_json j;
 		arca_policy **v = all ? ps.all : ps.heads;
 		size_t n = all ? ps.nall : ps.nheads;
-		arca_json_init(&j, &b);
-		arca_json_arr_begin(&j);
+		cli_json_arr_begin(&j, &b);
 		for (i = 0; i < n; i++) {
 			size_t k;
 			bool head = !all;
@@ -127,9 +126,7 @@ static int policy_show(cli *c, arca_repo *r, bool all)
 				continue;
 			json_policy(&j, v[i], head, head && arca_policy_conflicted(&ps, v[i]));
 		}
-		arca_json_arr_end(&j);
-		cli_json_print(&b);
-		arca_buf_free(&b);
+		cli_json_arr_end(&j);
 	} else {
 		for (i = 0; i < ps.nheads; i++) {
 			const arca_policy *p = ps.heads[i];

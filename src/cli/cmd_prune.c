@@ -98,8 +98,7 @@ static void print_json(const arca_prune_result *res, double max_unused)
 {
 	arca_buf b = ARCA_BUF_INIT;
 	arca_json j;
-	arca_json_init(&j, &b);
-	arca_json_obj_begin(&j);
+	cli_json_obj_begin(&j, &b, NULL);
 	arca_json_kbool(&j, "dry_run", res->dry_run);
 	arca_json_kdouble(&j, "max_unused_percent", max_unused);
 	arca_json_kuint(&j, "snapshots", res->snapshots);
@@ -119,9 +118,7 @@ static void print_json(const arca_prune_result *res, double max_unused)
 	arca_json_kuint(&j, "bytes_unused_before", res->bytes_unused_before);
 	arca_json_kuint(&j, "bytes_unused_after", res->bytes_unused_after);
 	arca_json_kuint(&j, "index_files_superseded", res->index_files_superseded);
-	arca_json_obj_end(&j);
-	cli_json_print(&b);
-	arca_buf_free(&b);
+	cli_json_obj_end(&j);
 }
 
 int cli_run_prune(cli *c, arca_repo *r, const arca_prune_opts *po_in)

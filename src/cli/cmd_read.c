@@ -46,22 +46,16 @@ int cmd_snapshots(cli *c, int argc, char **argv)
 	}
 	if ((rc = cli_open(c, &r)))
 		return cli_fail_open(c, rc);
-	if ((rc = arca_snapshot_list_load(r, &l))) {
-		rc = cli_fail(c, rc);
-		arca_repo_close(r);
-		return rc;
-	}
+	if ((rc = arca_snapshot_list_load(r, &l)))
+		return cli_fail_close(c, r, rc);
 	if (c->json) {
 		arca_buf b = ARCA_BUF_INIT;
 		arca_json j;
-		arca_json_init(&j, &b);
-		arca_json_arr_begin(&j);
+		cli_json_arr_begin(&j, &b);
 		for (i = 0; i < l.n; i++)
 			if (arca_snapshot_matches(l.v[i], &f))
 				cli_json_snapshot(&j, l.v[i]);
-		arca_json_arr_end(&j);
-		cli_json_print(&b);
-		arca_buf_free(&b);
+		cli_json_arr_end(&j);
 	} else {
 		printf("%-8s  %-19s  %-12s  %-10s  %-16s  %s\n", "ID", "Time", "Host", "Type", "Tags", "Paths");
 		printf("--------------------------------------------------------------------------------\n");
@@ -182,15 +176,13 @@ int cmd_ls(cli *c, int argc, char **argv)
 	if ((rc = cli_select(c, r, &l, argv[optind], &s)) || (rc = arca_repo_reader_new(&rd, r)))
 		goto fail;
 	if (c->json) {
-		arca_json_init(&j, &b);
-		arca_json_arr_begin(&j);
+		cli_json_arr_begin(&j, &b);
 		x.j = &j;
 	}
 	if ((rc = arca_walk(rd, &s->tree, ls_cb, &x)))
 		goto fail;
 	if (c->json) {
-		arca_json_arr_end(&j);
-		cli_json_print(&b);
+		cli_json_arr_end(&j);
 	}
 	goto out;
 fail:
@@ -290,9 +282,7 @@ int cmd_restore(cli *c, int argc, char **argv)
 		arca_buf b = ARCA_BUF_INIT;
 		arca_json j;
 		char hex[65];
-		arca_json_init(&j, &b);
-		arca_json_obj_begin(&j);
-		arca_json_kstr(&j, "message_type", "summary");
+		cli_json_obj_begin(&j, &b, "summary");
 		arca_id_hex(hex, &s->id);
 		arca_json_kstr(&j, "snapshot_id", hex);
 		arca_json_kstr(&j, "target", ro.target);
@@ -303,9 +293,7 @@ int cmd_restore(cli *c, int argc, char **argv)
 		arca_json_kuint(&j, "files_verified", res.verified);
 		arca_json_kuint(&j, "errors", res.errors);
 		arca_json_kdouble(&j, "duration_seconds", arca_monotonic() - t0);
-		arca_json_obj_end(&j);
-		cli_json_print(&b);
-		arca_buf_free(&b);
+		cli_json_obj_end(&j);
 	} else if (c->verbose >= 0) {
 		char sid[9], by[32];
 		arca_snapshot_short_id(sid, s);
@@ -380,8 +368,7 @@ int cmd_diff(cli *c, int argc, char **argv)
 	if ((rc = cli_select(c, r, &l, argv[1], &a)) || (rc = cli_select(c, r, &l, argv[2], &b)))
 		goto fail;
 	if (c->json) {
-		arca_json_init(&j, &out);
-		arca_json_obj_begin(&j);
+		cli_json_obj_begin(&j, &out, NULL);
 		arca_json_key(&j, "changes");
 		arca_json_arr_begin(&j);
 		d.j = &j;
@@ -395,8 +382,7 @@ int cmd_diff(cli *c, int argc, char **argv)
 		arca_json_kuint(&j, "modified", res.changed);
 		arca_json_kuint(&j, "new_blobs", res.new_blobs);
 		arca_json_kuint(&j, "new_bytes", res.new_bytes);
-		arca_json_obj_end(&j);
-		cli_json_print(&out);
+		cli_json_obj_end(&j);
 	} else {
 		char nb[32];
 		cli_fmt_bytes(nb, sizeof(nb), res.new_bytes);
@@ -424,8 +410,7 @@ static void print_stats_mode(cli *c, arca_stats_mode mode, const arca_stats_mode
 	if (c->json) {
 		arca_buf out = ARCA_BUF_INIT;
 		arca_json j;
-		arca_json_init(&j, &out);
-		arca_json_obj_begin(&j);
+		cli_json_obj_begin(&j, &out, NULL);
 		arca_json_kstr(&j, "mode", names[mode]);
 		arca_json_kuint(&j, "total_size", m->size);
 		if (mode != ARCA_STATS_RAW) {
@@ -443,9 +428,7 @@ static void print_stats_mode(cli *c, arca_stats_mode mode, const arca_stats_mode
 			arca_json_kdouble(&j, "dedup_ratio", dedup);
 		}
 		arca_json_kuint(&j, "snapshots_count", m->snapshots);
-		arca_json_obj_end(&j);
-		cli_json_print(&out);
-		arca_buf_free(&out);
+		cli_json_obj_end(&j);
 		return;
 	}
 	printf("Stats in %s mode:\n", names[mode]);
@@ -552,8 +535,7 @@ int cmd_stats(cli *c, int argc, char **argv)
 		if (c->json) {
 			arca_buf b = ARCA_BUF_INIT;
 			arca_json j;
-			arca_json_init(&j, &b);
-			arca_json_obj_begin(&j);
+			cli_json_obj_begin(&j, &b, NULL);
 			arca_json_kuint(&j, "snapshots", res.snapshots);
 			arca_json_kuint(&j, "files", res.files);
 			arca_json_kuint(&j, "restore_size", res.restore_size);
@@ -566,9 +548,7 @@ int cmd_stats(cli *c, int argc, char **argv)
 			arca_json_kdouble(&j, "compression_ratio", comp);
 			arca_json_kdouble(&j, "space_saving_ratio",
 					  res.stored_size ? (double)res.restore_size / (double)res.stored_size : 0);
-			arca_json_obj_end(&j);
-			cli_json_print(&b);
-			arca_buf_free(&b);
+			cli_json_obj_end(&j);
 		} else {
 			char a[32], b2[32], s2[32], p[32];
 			cli_fmt_bytes(a, sizeof(a), res.restore_size);

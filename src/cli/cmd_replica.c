@@ -67,16 +67,8 @@ int cli_open_other(cli *c, const char *url, arca_repo **out)
 
 static void xfer_progress(const arca_progress *p, void *payload)
 {
-	cli *c = payload;
-	char b[32], rate[32];
-	int secs = (int)p->elapsed;
-	if (!c->progress)
-		return;
-	cli_fmt_bytes(b, sizeof(b), p->bytes);
-	cli_fmt_bytes(rate, sizeof(rate), p->elapsed > 0 ? (uint64_t)((double)p->bytes / p->elapsed) : 0);
-	fprintf(stderr, "\r\033[K[%d:%02d] %s: %llu objects, %s, %s/s", secs / 60, secs % 60,
-		p->current ? p->current : "", (unsigned long long)p->files, b, rate);
-	fflush(stderr);
+	cli_progress_line(payload, p, "", "%s: %llu objects", p->current ? p->current : "",
+			  (unsigned long long)p->files);
 }
 
 /* ---- replicate ---- */
@@ -109,8 +101,7 @@ int cli_replicate_to(cli *c, arca_repo *r, const char *url, const arca_replicate
 	if (c->json) {
 		arca_buf jb = ARCA_BUF_INIT;
 		arca_json j;
-		arca_json_init(&j, &jb);
-		arca_json_obj_begin(&j);
+		cli_json_obj_begin(&j, &jb, NULL);
 		arca_json_kstr(&j, "to", url);
 		arca_json_kbool(&j, "dry_run", o.dry_run);
 		arca_json_kbool(&j, "created", res.created);
@@ -124,9 +115,7 @@ int cli_replicate_to(cli *c, arca_repo *r, const char *url, const arca_replicate
 		arca_json_kuint(&j, "snapshots_copied", res.snapshots_copied);
 		arca_json_kuint(&j, "other_copied", res.other_copied);
 		arca_json_kdouble(&j, "seconds", res.seconds);
-		arca_json_obj_end(&j);
-		cli_json_print(&jb);
-		arca_buf_free(&jb);
+		cli_json_obj_end(&j);
 	} else if (c->verbose >= 0) {
 		cli_fmt_bytes(b, sizeof(b), res.bytes_copied);
 		printf("%s %s: %s%llu objects (%s) %s: %llu packs, %llu index files, %llu snapshots, %llu other; "
@@ -221,8 +210,7 @@ int cli_run_scrub(cli *c, arca_repo *const *repos, const char *const *urls, size
 	if (c->json) {
 		arca_buf jb = ARCA_BUF_INIT;
 		arca_json j;
-		arca_json_init(&j, &jb);
-		arca_json_obj_begin(&j);
+		cli_json_obj_begin(&j, &jb, NULL);
 		arca_json_kbool(&j, "dry_run", so.dry_run);
 		arca_json_key(&j, "copies");
 		arca_json_arr_begin(&j);
@@ -256,9 +244,7 @@ int cli_run_scrub(cli *c, arca_repo *const *repos, const char *const *urls, size
 		arca_json_arr_end(&j);
 		arca_json_kuint(&j, "unrepaired", res.unrepaired);
 		arca_json_kdouble(&j, "seconds", res.seconds);
-		arca_json_obj_end(&j);
-		cli_json_print(&jb);
-		arca_buf_free(&jb);
+		cli_json_obj_end(&j);
 	} else if (c->verbose >= 0) {
 		for (i = 0; i < res.nfindings; i++) {
 			const arca_scrub_finding *f = &res.findings[i];
@@ -367,13 +353,10 @@ static int replicas_list(cli *c, arca_repo *r)
 	if (c->json) {
 		arca_buf jb = ARCA_BUF_INIT;
 		arca_json j;
-		arca_json_init(&j, &jb);
-		arca_json_arr_begin(&j);
+		cli_json_arr_begin(&j, &jb);
 		for (i = 0; i < n; i++)
 			arca_json_str(&j, urls[i]);
-		arca_json_arr_end(&j);
-		cli_json_print(&jb);
-		arca_buf_free(&jb);
+		cli_json_arr_end(&j);
 	} else if (!n && c->verbose >= 0) {
 		printf("this machine has not replicated this repository anywhere yet\n");
 	}
@@ -392,8 +375,7 @@ static void print_status(cli *c, const arca_replica_status *st, const char *cons
 	if (c->json) {
 		arca_buf jb = ARCA_BUF_INIT;
 		arca_json j;
-		arca_json_init(&j, &jb);
-		arca_json_obj_begin(&j);
+		cli_json_obj_begin(&j, &jb, NULL);
 		arca_json_key(&j, "repositories");
 		arca_json_arr_begin(&j);
 		for (k = 0; k < n; k++)
@@ -413,9 +395,7 @@ static void print_status(cli *c, const arca_replica_status *st, const char *cons
 			arca_json_obj_end(&j);
 		}
 		arca_json_arr_end(&j);
-		arca_json_obj_end(&j);
-		cli_json_print(&jb);
-		arca_buf_free(&jb);
+		cli_json_obj_end(&j);
 		return;
 	}
 	for (k = 0; k < n; k++)

@@ -108,8 +108,7 @@ int cmd_init(cli *c, int argc, char **argv)
 	if (c->json) {
 		arca_buf b = ARCA_BUF_INIT;
 		arca_json j;
-		arca_json_init(&j, &b);
-		arca_json_obj_begin(&j);
+		cli_json_obj_begin(&j, &b, NULL);
 		arca_json_kstr(&j, "id", hex);
 		arca_json_kstr(&j, "repository", c->repo);
 		arca_json_kstr(&j, "encryption", arca_repo_cipher(r)->name);
@@ -121,9 +120,7 @@ int cmd_init(cli *c, int argc, char **argv)
 		arca_json_kuint(&j, "avg", io.chunker.avg);
 		arca_json_kuint(&j, "max", io.chunker.max);
 		arca_json_obj_end(&j);
-		arca_json_obj_end(&j);
-		cli_json_print(&b);
-		arca_buf_free(&b);
+		cli_json_obj_end(&j);
 	} else if (c->verbose >= 0) {
 		printf("created arca repository %.10s at %s (%s, %s", hex, c->repo, arca_repo_cipher(r)->name,
 		       arca_compress_name(io.compress_algo));
@@ -172,8 +169,7 @@ int cmd_key(cli *c, int argc, char **argv)
 			arca_buf b = ARCA_BUF_INIT;
 			arca_json j;
 			char t[48];
-			arca_json_init(&j, &b);
-			arca_json_arr_begin(&j);
+			cli_json_arr_begin(&j, &b);
 			for (i = 0; i < n; i++) {
 				arca_json_obj_begin(&j);
 				arca_id_hex(hex, &v[i].id);
@@ -187,9 +183,7 @@ int cmd_key(cli *c, int argc, char **argv)
 				arca_json_kuint(&j, "kdf_memory_kib", v[i].kdf_m_kib);
 				arca_json_obj_end(&j);
 			}
-			arca_json_arr_end(&j);
-			cli_json_print(&b);
-			arca_buf_free(&b);
+			cli_json_arr_end(&j);
 		} else {
 			char t[48];
 			printf(" %-10s  %-20s  %-12s  %s\n", "ID", "Host", "User", "Created");
@@ -292,11 +286,8 @@ int cmd_unlock(cli *c, int argc, char **argv)
 		arca_repo_close(r);
 		return EXIT_LOCKED;
 	}
-	if (rc) {
-		rc = cli_fail(c, rc);
-		arca_repo_close(r);
-		return rc;
-	}
+	if (rc)
+		return cli_fail_close(c, r, rc);
 	if (c->verbose >= 0)
 		printf("%s\n", all ? "removed all locks" : "stale locks removed");
 	arca_repo_close(r);

@@ -78,6 +78,13 @@ int cli_fail_open(cli *c, int rc)
 	return rc == ARCA_NOTFOUND ? EXIT_NOREPO : code;
 }
 
+int cli_fail_close(cli *c, arca_repo *r, int rc)
+{
+	int code = cli_fail(c, rc); /* before closing, which may set the error record */
+	arca_repo_close(r);
+	return code;
+}
+
 void cli_warn_cb(const char *msg, void *payload)
 {
 	cli *c = payload;
@@ -213,19 +220,27 @@ void cli_fmt_bytes(char *out, size_t n, uint64_t b)
 		snprintf(out, n, "%.2f %s", v, u[i]);
 }
 
-void cli_progress_cb(const arca_progress *p, void *payload)
+void cli_progress_line(cli *c, const arca_progress *p, const char *tail, const char *fmt, ...)
 {
-	cli *c = payload;
 	char b[32], rate[32];
 	int secs = (int)p->elapsed;
+	va_list ap;
 	if (!c->progress)
 		return;
 	cli_fmt_bytes(b, sizeof(b), p->bytes);
 	cli_fmt_bytes(rate, sizeof(rate), p->elapsed > 0 ? (uint64_t)((double)p->bytes / p->elapsed) : 0);
-	fprintf(stderr, "\r\033[K[%d:%02d] %llu files, %llu dirs, %s, %s/s%s", secs / 60, secs % 60,
-		(unsigned long long)p->files, (unsigned long long)p->dirs, b, rate,
-		p->errors ? ", some errors" : "");
+	fprintf(stderr, "\r\033[K[%d:%02d] ", secs / 60, secs % 60);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ", %s, %s/s%s", b, rate, tail);
 	fflush(stderr);
+}
+
+void cli_progress_cb(const arca_progress *p, void *payload)
+{
+	cli_progress_line(payload, p, p->errors ? ", some errors" : "", "%llu files, %llu dirs",
+			  (unsigned long long)p->files, (unsigned long long)p->dirs);
 }
 
 void cli_progress_done(cli *c)
@@ -238,6 +253,34 @@ void cli_json_print(arca_buf *b)
 {
 	fwrite(b->data, 1, b->len, stdout);
 	fputc('\n', stdout);
+}
+
+void cli_json_obj_begin(arca_json *j, arca_buf *b, const char *message_type)
+{
+	arca_json_init(j, b);
+	arca_json_obj_begin(j);
+	if (message_type)
+		arca_json_kstr(j, "message_type", message_type);
+}
+
+void cli_json_obj_end(arca_json *j)
+{
+	arca_json_obj_end(j);
+	cli_json_print(j->out);
+	arca_buf_free(j->out);
+}
+
+void cli_json_arr_begin(arca_json *j, arca_buf *b)
+{
+	arca_json_init(j, b);
+	arca_json_arr_begin(j);
+}
+
+void cli_json_arr_end(arca_json *j)
+{
+	arca_json_arr_end(j);
+	cli_json_print(j->out);
+	arca_buf_free(j->out);
 }
 
 int cli_select(cli *c, arca_repo *r, arca_snapshot_list *l, const char *sel, const arca_snapshot **out)

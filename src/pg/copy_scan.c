@@ -4,6 +4,7 @@
 #include "pg/copy_scan.h"
 
 #include "arca/error.h"
+#include "util/buf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -86,19 +87,13 @@ bool pg_copy_header(const char *line, size_t n, char **schema, char **name)
 
 static void end_block(pg_copy_scan *s)
 {
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 32;
-		pg_copy_count *nv = realloc(s->v, nc * sizeof(*nv));
-		if (!nv) {
-			if (!s->rc)
-				s->rc = ARCA_NOMEM;
-			free(s->cur.schema);
-			free(s->cur.name);
-			memset(&s->cur, 0, sizeof(s->cur));
-			return;
-		}
-		s->v = nv;
-		s->cap = nc;
+	if (arca_grow(&s->v, &s->cap, s->n + 1, sizeof(*s->v), 32)) {
+		if (!s->rc)
+			s->rc = ARCA_NOMEM;
+		free(s->cur.schema);
+		free(s->cur.name);
+		memset(&s->cur, 0, sizeof(s->cur));
+		return;
 	}
 	s->v[s->n++] = s->cur;
 	memset(&s->cur, 0, sizeof(s->cur));

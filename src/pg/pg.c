@@ -12,6 +12,7 @@
 #include "pg/copy_scan.h"
 #include "pg/pg_proc.h"
 #include "pgsql/pgsql.h"
+#include "util/buf.h"
 #include "util/timefmt.h"
 
 #include <errno.h>
@@ -33,15 +34,9 @@ static int kv_add(kvec *k, const char *key, const char *fmt, ...)
 {
 	va_list ap;
 	char *val = NULL;
-	int l;
-	if (k->n == k->cap) {
-		size_t nc = k->cap ? k->cap * 2 : 32;
-		arca_kv *nv = realloc(k->v, nc * sizeof(*nv));
-		if (!nv)
-			return arca_error_set(ARCA_NOMEM, "out of memory");
-		k->v = nv;
-		k->cap = nc;
-	}
+	int l, rc;
+	if ((rc = arca_grow(&k->v, &k->cap, k->n + 1, sizeof(*k->v), 32)))
+		return rc;
 	va_start(ap, fmt);
 	l = vasprintf(&val, fmt, ap);
 	va_end(ap);

@@ -228,15 +228,7 @@ int arca_replicas_known(arca_repo *src, char ***urls, size_t *n)
 		line[strcspn(line, "\n")] = '\0';
 		if (!*line)
 			continue;
-		if (cnt == cap) {
-			size_t nc = cap ? cap * 2 : 8;
-			char **nv = realloc(v, nc * sizeof(*nv));
-			if (!nv)
-				break;
-			v = nv;
-			cap = nc;
-		}
-		if (!(v[cnt] = strdup(line)))
+		if (arca_grow(&v, &cap, cnt + 1, sizeof(*v), 8) || !(v[cnt] = strdup(line)))
 			break;
 		cnt++;
 	}

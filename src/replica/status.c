@@ -153,14 +153,8 @@ static int row_of(arca_replica_status *out, arca_idset *rows, size_t *cap, const
 		*row = &out->rows[at];
 		return 0;
 	}
-	if (out->nrows == *cap) {
-		size_t nc = *cap ? *cap * 2 : 64;
-		arca_replica_row *nv = realloc(out->rows, nc * sizeof(*nv));
-		if (!nv)
-			return arca_error_set(ARCA_NOMEM, "out of memory");
-		out->rows = nv;
-		*cap = nc;
-	}
+	if ((rc = arca_grow(&out->rows, cap, out->nrows + 1, sizeof(*out->rows), 64)))
+		return rc;
 	at = out->nrows;
 	if ((rc = arca_idset_insert(rows, &s->id, &val)) < 0)
 		return rc;

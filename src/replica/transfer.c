@@ -25,14 +25,9 @@
 
 int xfer_list_push(xfer_list *l, const char *key, uint64_t size)
 {
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 256;
-		xfer_item *nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return arca_error_set(ARCA_NOMEM, "out of memory");
-		l->v = nv;
-		l->cap = nc;
-	}
+	int rc;
+	if ((rc = arca_grow(&l->v, &l->cap, l->n + 1, sizeof(*l->v), 256)))
+		return rc;
 	if (!(l->v[l->n].key = strdup(key)))
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	l->v[l->n++].size = size;

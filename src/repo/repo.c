@@ -8,6 +8,7 @@
  * swapped config (say, a downgrade to cipher none) is refused.
  */
 #include "repo/repo_internal.h"
+#include "util/buf.h"
 #include "util/enc.h"
 #include "util/timefmt.h"
 
@@ -281,14 +282,9 @@ typedef struct key_names {
 static int collect_key(const char *key, uint64_t size, void *payload)
 {
 	key_names *kn = payload;
-	char **nv;
-	if (kn->n == kn->cap) {
-		kn->cap = kn->cap ? kn->cap * 2 : 8;
-		nv = realloc(kn->v, kn->cap * sizeof(*nv));
-		if (!nv)
-			return arca_error_set(ARCA_NOMEM, "out of memory listing keys");
-		kn->v = nv;
-	}
+	int rc;
+	if ((rc = arca_grow(&kn->v, &kn->cap, kn->n + 1, sizeof(*kn->v), 8)))
+		return rc;
 	if (!(kn->v[kn->n] = strdup(key)))
 		return arca_error_set(ARCA_NOMEM, "out of memory listing keys");
 	kn->n++;

@@ -9,6 +9,7 @@
  * replica copy carries the history along with the snapshots.
  */
 #include "arca/snapshot.h"
+#include "util/buf.h"
 #include "util/enc.h"
 
 #include <stdio.h>
@@ -131,15 +132,9 @@ int arca_audit_decode(arca_audit_entry **out, const void *p, size_t len)
 				why = "bad snapshot id field";
 				goto bad;
 			}
-			if (e->nsnapshots == cap) {
-				size_t nc = cap ? cap * 2 : 4;
-				arca_id *nv = realloc(e->snapshots, nc * sizeof(*nv));
-				if (!nv) {
-					why = "out of memory";
-					goto bad;
-				}
-				e->snapshots = nv;
-				cap = nc;
+			if (arca_grow(&e->snapshots, &cap, e->nsnapshots + 1, sizeof(*e->snapshots), 4)) {
+				why = "out of memory";
+				goto bad;
 			}
 			memcpy(e->snapshots[e->nsnapshots++].b, v, ARCA_ID_LEN);
 			break;
@@ -224,15 +219,9 @@ static int load_one(const arca_id *id, const void *raw, size_t n, void *payload)
 		arca_audit_free(e);
 		return 0;
 	}
-	if (c->n == c->cap) {
-		size_t nc = c->cap ? c->cap * 2 : 64;
-		arca_audit_entry **nv = realloc(c->v, nc * sizeof(*nv));
-		if (!nv) {
-			arca_audit_free(e);
-			return arca_error_set(ARCA_NOMEM, "out of memory");
-		}
-		c->v = nv;
-		c->cap = nc;
+	if ((rc = arca_grow(&c->v, &c->cap, c->n + 1, sizeof(*c->v), 64))) {
+		arca_audit_free(e);
+		return rc;
 	}
 	c->v[c->n++] = e;
 	return 0;

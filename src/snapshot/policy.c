@@ -13,6 +13,7 @@
  */
 #include "arca/snapshot.h"
 #include "hash/idset.h"
+#include "util/buf.h"
 #include "util/enc.h"
 
 #include <stdio.h>
@@ -355,15 +356,9 @@ static int load_one(const arca_id *id, const void *raw, size_t n, void *payload)
 	if ((rc = arca_policy_decode(&p, raw, n)))
 		return rc;
 	p->id = *id;
-	if (c->s->nall == c->cap) {
-		size_t nc = c->cap ? c->cap * 2 : 16;
-		arca_policy **nv = realloc(c->s->all, nc * sizeof(*nv));
-		if (!nv) {
-			arca_policy_free(p);
-			return arca_error_set(ARCA_NOMEM, "out of memory");
-		}
-		c->s->all = nv;
-		c->cap = nc;
+	if ((rc = arca_grow(&c->s->all, &c->cap, c->s->nall + 1, sizeof(*c->s->all), 16))) {
+		arca_policy_free(p);
+		return rc;
 	}
 	c->s->all[c->s->nall++] = p;
 	return 0;

@@ -29,6 +29,7 @@
  */
 #include "arca/snapshot.h"
 #include "hash/idset.h"
+#include "util/buf.h"
 #include "util/timefmt.h"
 
 #include <stdio.h>
@@ -122,15 +123,9 @@ static int pack_get(pruner *p, const arca_id *id, size_t *out)
 		memcpy(out, val, sizeof(*out));
 		return 0;
 	}
-	if (p->npacks == p->cap) {
-		size_t nc = p->cap ? p->cap * 2 : 256;
-		pack_info *nv = realloc(p->packs, nc * sizeof(*nv));
-		if (!nv) {
-			arca_idset_remove(&p->packmap, id);
-			return nomem();
-		}
-		p->packs = nv;
-		p->cap = nc;
+	if ((rc = arca_grow(&p->packs, &p->cap, p->npacks + 1, sizeof(*p->packs), 256))) {
+		arca_idset_remove(&p->packmap, id);
+		return rc;
 	}
 	memset(&p->packs[p->npacks], 0, sizeof(p->packs[0]));
 	p->packs[p->npacks].id = *id;
@@ -208,14 +203,8 @@ static int note_blob(const arca_id *blob, const arca_index_loc *loc, void *paylo
 	if ((rc = pack_get(p, &loc->pack, &i)))
 		return rc;
 	pi = &p->packs[i];
-	if (pi->n == pi->cap) {
-		size_t nc = pi->cap ? pi->cap * 2 : 16;
-		arca_blob_entry *nv = realloc(pi->e, nc * sizeof(*nv));
-		if (!nv)
-			return nomem();
-		pi->e = nv;
-		pi->cap = nc;
-	}
+	if ((rc = arca_grow(&pi->e, &pi->cap, pi->n + 1, sizeof(*pi->e), 16)))
+		return rc;
 	e = &pi->e[pi->n++];
 	memset(e, 0, sizeof(*e));
 	e->id = *blob;
@@ -301,15 +290,9 @@ static int flush_pack(pruner *p, arca_pack_writer *w)
 		arca_pack_writer_reset(w);
 		return rc;
 	}
-	if (p->nnew == p->capnew) {
-		size_t nc = p->capnew ? p->capnew * 2 : 16;
-		arca_idx_pack *nv = realloc(p->newp, nc * sizeof(*nv));
-		if (!nv) {
-			arca_pack_writer_reset(w);
-			return nomem();
-		}
-		p->newp = nv;
-		p->capnew = nc;
+	if ((rc = arca_grow(&p->newp, &p->capnew, p->nnew + 1, sizeof(*p->newp), 16))) {
+		arca_pack_writer_reset(w);
+		return rc;
 	}
 	if (!(copy = malloc(n * sizeof(*copy))) || arca_idset_insert(&p->newids, &pid, NULL) < 0) {
 		free(copy);

@@ -11,6 +11,7 @@
  */
 #include "snapshot/snapcache.h"
 #include "arca/error.h"
+#include "util/buf.h"
 #include "util/enc.h"
 
 #include <errno.h>
@@ -120,14 +121,9 @@ int arca_snapcache_add(arca_snapcache *c, const arca_id *id, const void *stored,
 {
 	arca_snapcache_entry *e;
 	uint8_t *copy;
-	if (c->nadd == c->capadd) {
-		size_t nc = c->capadd ? c->capadd * 2 : 64;
-		arca_snapcache_entry *nv = realloc(c->add, nc * sizeof(*nv));
-		if (!nv)
-			return arca_error_set(ARCA_NOMEM, "out of memory");
-		c->add = nv;
-		c->capadd = nc;
-	}
+	int rc;
+	if ((rc = arca_grow(&c->add, &c->capadd, c->nadd + 1, sizeof(*c->add), 64)))
+		return rc;
 	if (!(copy = malloc(n ? n : 1)))
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	memcpy(copy, stored, n);

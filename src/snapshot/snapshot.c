@@ -9,6 +9,7 @@
  */
 #include "arca/snapshot.h"
 #include "snapshot/snapcache.h"
+#include "util/buf.h"
 #include "util/enc.h"
 #include "util/timefmt.h"
 
@@ -362,15 +363,9 @@ static int load_one(const char *key, uint64_t size, void *payload)
 			return rc;
 		}
 	}
-	if (c->l->n == c->cap) {
-		size_t nc = c->cap ? c->cap * 2 : 64;
-		arca_snapshot **nv = realloc(c->l->v, nc * sizeof(*nv));
-		if (!nv) {
-			arca_snapshot_free(s);
-			return arca_error_set(ARCA_NOMEM, "out of memory");
-		}
-		c->l->v = nv;
-		c->cap = nc;
+	if ((rc = arca_grow(&c->l->v, &c->cap, c->l->n + 1, sizeof(*c->l->v), 64))) {
+		arca_snapshot_free(s);
+		return rc;
 	}
 	c->l->v[c->l->n++] = s;
 	return 0;

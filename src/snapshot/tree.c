@@ -11,6 +11,7 @@
  * target: unsafe names, duplicates, unknown kinds.
  */
 #include "arca/snapshot.h"
+#include "util/buf.h"
 #include "util/enc.h"
 
 #include <stdlib.h>
@@ -58,14 +59,9 @@ void arca_tree_free(arca_tree *t)
 
 int arca_tree_add(arca_tree *t, arca_node *node)
 {
-	if (t->n == t->cap) {
-		size_t nc = t->cap ? t->cap * 2 : 16;
-		arca_node *nv = realloc(t->nodes, nc * sizeof(*nv));
-		if (!nv)
-			return arca_error_set(ARCA_NOMEM, "out of memory building a tree");
-		t->nodes = nv;
-		t->cap = nc;
-	}
+	int rc;
+	if ((rc = arca_grow(&t->nodes, &t->cap, t->n + 1, sizeof(*t->nodes), 16)))
+		return rc;
 	t->nodes[t->n++] = *node;
 	memset(node, 0, sizeof(*node));
 	return 0;

@@ -2,6 +2,7 @@
 #include "util/buf.h"
 #include "arca/error.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,4 +88,30 @@ uint8_t *arca_buf_detach(arca_buf *b, size_t *len)
 	b->data = NULL;
 	b->len = b->cap = 0;
 	return p;
+}
+
+int arca_grow(void *parr, size_t *cap, size_t need, size_t elem_size, size_t first_cap)
+{
+	size_t nc, max;
+	void *old, *nv;
+	assert(elem_size > 0 && first_cap > 0);
+	if (need <= *cap)
+		return 0;
+	max = SIZE_MAX / elem_size;
+	if (need > max)
+		return arca_error_set(ARCA_NOMEM, "array size overflow (%zu elements of %zu bytes)", need, elem_size);
+	nc = *cap ? *cap : first_cap;
+	while (nc < need)
+		nc = nc > max / 2 ? need : nc * 2;
+	if (nc > max)
+		nc = need; /* first_cap itself was too large for this element size */
+	/* parr points at a T *; object pointers share one representation on
+	 * every platform arca builds for, so copy it as bytes (no cast of T **
+	 * to void **, which would break strict aliasing) */
+	memcpy(&old, parr, sizeof(old));
+	if (!(nv = realloc(old, nc * elem_size)))
+		return arca_error_set(ARCA_NOMEM, "out of memory growing an array to %zu elements", nc);
+	memcpy(parr, &nv, sizeof(nv));
+	*cap = nc;
+	return 0;
 }

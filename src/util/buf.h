@@ -4,6 +4,9 @@
  * An arca_buf owns its data.  A zero-initialised buf (ARCA_BUF_INIT) is
  * empty and valid.  Growth failures return ARCA_NOMEM and leave the buffer
  * unchanged.  arca_buf_free() accepts an empty buffer.
+ *
+ * arca_grow() is the same doubling growth for arrays of any element type
+ * (a pointer, a count and a capacity kept by the caller).
  */
 #ifndef ARCA_UTIL_BUF_H
 #define ARCA_UTIL_BUF_H
@@ -30,5 +33,20 @@ void arca_buf_clear(arca_buf *b);
 void arca_buf_free(arca_buf *b);
 /* Hand the memory to the caller (free() it); the buf becomes empty. */
 uint8_t *arca_buf_detach(arca_buf *b, size_t *len);
+
+/*
+ * Make room for at least need elements of elem_size bytes in a realloc'ed
+ * array.  parr is the address of the caller's array pointer (a T ** for an
+ * array of T; NULL when nothing is allocated yet) and cap its capacity in
+ * elements.  When need > *cap the capacity becomes first_cap (when *cap is
+ * 0) or *cap, doubled until it covers need; the pointer and *cap are
+ * updated.  Typical use, before appending one element:
+ *     if ((rc = arca_grow(&l->v, &l->cap, l->n + 1, sizeof(*l->v), 64)))
+ *             return rc;
+ * Returns 0, or ARCA_NOMEM (message recorded) when memory runs out or the
+ * size in bytes would overflow; then the array and *cap are unchanged.
+ * elem_size and first_cap must not be 0.
+ */
+int arca_grow(void *parr, size_t *cap, size_t need, size_t elem_size, size_t first_cap);
 
 #endif

@@ -83,6 +83,72 @@ static void test_buf_reserve_overflow(void **state)
 	arca_buf_free(&b);
 }
 
+/* the array growth every module uses for its push-one-more lists */
+static void test_grow_array(void **state)
+{
+	struct pair { uint64_t a; uint32_t b; } *v = NULL, *before;
+	size_t n = 0, cap = 0, i;
+	/* nothing asked, nothing allocated */
+	assert_int_equal(arca_grow(&v, &cap, 0, sizeof(*v), 4), 0);
+	assert_null(v);
+	assert_int_equal(cap, 0);
+	/* first growth takes first_cap, then doubles; contents survive */
+	for (i = 0; i < 1000; i++) {
+		size_t old = cap;
+		assert_int_equal(arca_grow(&v, &cap, n + 1, sizeof(*v), 4), 0);
+		assert_non_null(v);
+		assert_true(cap > n);
+		if (old == 0)
+			assert_int_equal(cap, 4);
+		else if (n == old)
+			assert_int_equal(cap, old * 2);
+		else
+			assert_int_equal(cap, old); /* room already there: untouched */
+		v[n].a = i * 0x9e3779b97f4a7c15u;
+		v[n].b = (uint32_t)i;
+		n++;
+	}
+	assert_int_equal(cap, 1024);
+	for (i = 0; i < n; i++) {
+		assert_true(v[i].a == i * 0x9e3779b97f4a7c15u);
+		assert_int_equal(v[i].b, i);
+	}
+	/* a need beyond one doubling doubles until it is covered */
+	assert_int_equal(arca_grow(&v, &cap, 5000, sizeof(*v), 4), 0);
+	assert_int_equal(cap, 8192);
+	assert_int_equal(v[999].b, 999);
+	/* sizes that overflow size_t fail cleanly and change nothing */
+	before = v;
+	arca_error_clear();
+	assert_int_equal(arca_grow(&v, &cap, SIZE_MAX / sizeof(*v) + 1, sizeof(*v), 4), ARCA_NOMEM);
+	assert_int_equal(arca_error_code(), ARCA_NOMEM);
+	assert_non_null(strstr(arca_error_message(), "overflow"));
+	assert_ptr_equal(v, before);
+	assert_int_equal(cap, 8192);
+	assert_int_equal(arca_grow(&v, &cap, SIZE_MAX / 2 + 1, 2, 4), ARCA_NOMEM);
+	assert_ptr_equal(v, before);
+	assert_int_equal(cap, 8192);
+#ifndef __SANITIZE_ADDRESS__ /* ASan aborts on such a request instead of failing it */
+	/* more than memory can hold: realloc fails, nothing changes */
+	assert_int_equal(arca_grow(&v, &cap, SIZE_MAX / sizeof(*v) / 2, sizeof(*v), 4), ARCA_NOMEM);
+	assert_non_null(strstr(arca_error_message(), "out of memory"));
+	assert_ptr_equal(v, before);
+	assert_int_equal(cap, 8192);
+	assert_int_equal(v[999].b, 999);
+#endif
+	free(v);
+	/* a first_cap too large for the element size falls back to need */
+	{
+		char (*big)[1 << 20] = NULL;
+		size_t bcap = 0;
+		assert_int_equal(arca_grow(&big, &bcap, 2, sizeof(*big), SIZE_MAX), 0);
+		assert_non_null(big);
+		assert_int_equal(bcap, 2);
+		big[1][(1 << 20) - 1] = 'x';
+		free(big);
+	}
+}
+
 static void test_buf_printf(void **state)
 {
 	arca_buf b = ARCA_BUF_INIT;
@@ -683,6 +749,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_growth),
 		cmocka_unit_test(test_buf_reserve_overflow),
+		cmocka_unit_test(test_grow_array),
 		cmocka_unit_test(test_buf_printf),
 		cmocka_unit_test(test_buf_detach),
 		cmocka_unit_test(test_varint_boundaries),
