@@ -472,17 +472,19 @@ int cmd_replicas(cli *c, int argc, char **argv)
 			code = cli_fail(c, rc);
 			goto out;
 		}
-		if (!(urls = realloc(urls, (nknown + 1) * sizeof(*urls)))) {
+		const char **nurls = realloc(urls, (nknown + 2) * sizeof(*urls));
+		arca_repo **nrepos = realloc(repos, (nknown + 2) * sizeof(*repos));
+		if (nurls)
+			urls = nurls; /* a failed realloc leaves the old block, still ours to free */
+		if (nrepos)
+			repos = nrepos;
+		if (!nurls || !nrepos) {
+			fprintf(stderr, "arca: out of memory\n");
 			code = EXIT_ERR;
 			goto out;
 		}
 		for (i = 0; i < nknown; i++)
 			urls[n++] = known[i];
-		repos = realloc(repos, (n + 1) * sizeof(*repos));
-		if (!repos) {
-			code = EXIT_ERR;
-			goto out;
-		}
 		for (i = 1; i < n; i++)
 			repos[i] = NULL;
 	}
