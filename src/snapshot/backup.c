@@ -141,6 +141,10 @@ typedef struct archiver {
 	bufpool pool;
 	pthread_t *workers;
 	unsigned nworkers;
+	/* Trees are stored by their own thread (see save_tree), through tw. */
+	queue tq;
+	pthread_t tree_thread;
+	bool tree_thread_running;
 	pthread_mutex_t err_mu;
 	int worker_rc;
 	char worker_msg[1024];
@@ -282,6 +286,21 @@ static void *worker_main(void *arg)
 	if (w && !worker_failed(a) && (rc = arca_repo_writer_flush(w)))
 		worker_fail(a, rc);
 	arca_repo_writer_free(w);
+	return NULL;
+}
+
+/* The tree writer: compresses, seals and packs the trees the walk queues,
+ * into one pack writer, in the order they come. */
+static void *tree_writer_main(void *arg)
+{
+	archiver *a = arg;
+	job j;
+	int rc;
+	while (queue_pop(&a->tq, &j)) {
+		if (!worker_failed(a) && (rc = arca_repo_blob_store(a->tw, ARCA_BLOB_TREE, &j.id, j.data, j.n)))
+			worker_fail(a, rc);
+		free(j.data);
+	}
 	return NULL;
 }
 
@@ -559,13 +578,37 @@ static int archive_file(archiver *a, int dfd, const char *rel, const char *path,
 	return set_chunks(a, n, a->chunks, a->nchunks) ? -1 : 1;
 }
 
+/*
+ * Encode, hash and claim a tree here (its parent needs the id now), and
+ * queue a new one for the tree writer: compressing and sealing the
+ * thousands of trees an incremental backup writes took a sixth of the
+ * walk's time.  One writer thread keeps a backup's trees in one pack at a
+ * time, in the order they were written (what readers' tree-pack caches
+ * expect).  A store that fails later fails the backup (worker_fail).
+ */
 static int save_tree(archiver *a, arca_tree *t, arca_id *out)
 {
 	arca_buf b = ARCA_BUF_INIT;
-	bool added;
+	job j;
 	int rc = arca_tree_encode(t, &b);
-	if (!rc)
-		rc = arca_repo_blob_save(a->tw, ARCA_BLOB_TREE, b.data, b.len, out, &added);
+	if (rc)
+		goto out;
+	arca_repo_blob_id(a->r, out, b.data, b.len);
+	if ((rc = arca_repo_blob_claim(a->r, out)) <= 0)
+		goto out; /* known already (0), or an error */
+	if (!a->tree_thread_running) {
+		rc = arca_repo_blob_store(a->tw, ARCA_BLOB_TREE, out, b.data, b.len);
+		goto out;
+	}
+	memset(&j, 0, sizeof(j));
+	j.id = *out;
+	j.data = b.data;
+	j.n = b.len;
+	j.cap = b.cap;
+	b = (arca_buf)ARCA_BUF_INIT; /* the writer frees it */
+	queue_push(&a->tq, &j);
+	rc = 0;
+out:
 	arca_buf_free(&b);
 	return rc;
 }
@@ -901,8 +944,13 @@ static int archive_streams(archiver *a, arca_id *out)
 static int stop_workers(archiver *a)
 {
 	unsigned i;
+	if (a->tree_thread_running) {
+		queue_close(&a->tq);
+		pthread_join(a->tree_thread, NULL);
+		a->tree_thread_running = false;
+	}
 	if (!a->workers)
-		return 0;
+		return worker_failed(a);
 	queue_close(&a->q);
 	for (i = 0; i < a->nworkers; i++)
 		pthread_join(a->workers[i], NULL);
@@ -1095,6 +1143,11 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 			goto out;
 		}
 	}
+	if ((rc = queue_init(&a.tq, 256)))
+		goto out;
+	a.tq.max_bytes = 4u << 20;
+	/* without the thread, save_tree stores trees itself */
+	a.tree_thread_running = !pthread_create(&a.tree_thread, NULL, tree_writer_main, &a);
 
 	if (parent && arca_tree_load(a.rd, &parent->tree, &ptree)) {
 		ptree = NULL;
@@ -1174,6 +1227,8 @@ out:
 		stop_workers(&a);
 	if (a.q.ring)
 		queue_destroy(&a.q);
+	if (a.tq.ring)
+		queue_destroy(&a.tq);
 	if (a.pool.free_bufs)
 		pool_destroy(&a.pool);
 	arca_snapshot_free(snap);
