@@ -107,7 +107,7 @@ say "restore targets: $TARGETFS_KIND"
 say "restore: $PAIRS pairs of (local repository, S3 replica with no local cache: the bare-machine case)"
 RATIOS=() T_LOCALS=() T_S3S=()
 restore_local() {
-	sync
+	settle
 	local t
 	t=$(now)
 	ARCA_CACHE_DIR=$W/cache-local "$ARCA" -r "$W/local" restore -q latest --target "$TARGETFS/rl.$1"
@@ -115,7 +115,7 @@ restore_local() {
 }
 restore_s3() {
 	rm -rf "$W/cache-s3"
-	sync
+	settle
 	local t
 	t=$(now)
 	ARCA_CACHE_DIR=$W/cache-s3 "$ARCA" -r s3://arca/repo restore -q latest --target "$TARGETFS/rs.$1"

@@ -76,7 +76,7 @@ init() { # tool repo
 timed() {
 	local step=$1 tool=$2
 	shift 2
-	sync
+	settle
 	/usr/bin/time -f '%e %M' -o "$P/time" "$@" >"$LOG" 2>&1 </dev/null || die "$tool $step failed: $(tail -n 3 "$LOG")"
 	echo "$step $tool $PAIR $(cat "$P/time")" >>"$P/results"
 	say "  $step $tool: $(cut -d' ' -f1 "$P/time") s"

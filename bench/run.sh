@@ -161,6 +161,7 @@ measure() {
     local tool=$1 key=$2; shift 2
     local log="$LOGS/$tool-$key.log" tf="$LOGS/$tool-$key.time" rc=0
     progress "$tool: $key"
+    settle
     /usr/bin/time -f '%e %M %U %S' -o "$tf" timeout "$STEP_TIMEOUT" "$@" > "$log" 2>&1 || rc=$?
     if [ $rc -ne 0 ]; then
         [ $rc -eq 124 ] && echo "timed out after $STEP_TIMEOUT s" >> "$log"

@@ -16,6 +16,7 @@
 #   targetfs_up DIR SIZE   mount a fresh filesystem of SIZE (e.g. 16G) on DIR;
 #                          sets TARGETFS (where to restore) and TARGETFS_KIND
 #   targetfs_down          unmount it and delete the image
+#   settle                 write back and wait for the writeback to drain
 
 TARGETFS=
 TARGETFS_KIND=
@@ -48,4 +49,19 @@ targetfs_down() {
 	[ -n "$TARGETFS" ] && rm -rf "$TARGETFS"
 	TARGETFS=
 	TARGETFS_IMG=
+}
+
+# settle: before a timed step, write back everything dirty and wait until
+# the kernel's writeback has drained, so that no step pays for the writes
+# of the one before.  Two syncs: the loop filesystem's pages land in its
+# image file's page cache, which the second one writes out.
+settle() {
+	local i
+	sync
+	sync
+	for i in $(seq 100); do
+		awk '/^(Dirty|Writeback):/ {s += $2} END {exit !(s < 16384)}' /proc/meminfo && return 0
+		sleep 0.1
+	done
+	return 0
 }

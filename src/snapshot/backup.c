@@ -1114,7 +1114,11 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 	if ((rc = arca_chunker_new(&a.ch, &a.cp, arca_repo_gear(r))) || (rc = arca_repo_reader_new(&a.rd, r)) ||
 	    (rc = arca_repo_writer_new(&a.tw, r)))
 		goto out;
-	a.bufcap = (size_t)a.cp.max * 2 + 1024 * 1024;
+	/* The read buffer: when less than a chunk's maximum is left after a
+	 * cut, the rest moves to the front.  Small enough to stay in the CPU's
+	 * cache, where those moves are cheap (a 16 MiB buffer made a stream's
+	 * backup slower, not faster). */
+	a.bufcap = (size_t)a.cp.max + 1024 * 1024;
 	a.buf = malloc(a.bufcap);
 	if (!a.buf) {
 		rc = arca_error_set(ARCA_NOMEM, "out of memory for the read buffer");
@@ -1124,11 +1128,10 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 	a.nworkers = o->threads ? o->threads : (unsigned)(ncpu > 0 ? ncpu : 2);
 	if (a.nworkers > 64)
 		a.nworkers = 64;
-	/* Idle chunk buffers are kept up to what can be in flight (the queue's
-	 * budget and one chunk per worker), so that they circulate instead of
-	 * being freed and faulted in again; that adds nothing to the peak. */
+	/* Idle chunk buffers are kept up to the queue's budget, so that they
+	 * circulate instead of being freed and faulted in again. */
 	if ((rc = queue_init(&a.q, a.nworkers * 4 + 4)) ||
-	    (rc = pool_init(&a.pool, a.nworkers * 4 + 4, (size_t)a.cp.max * (2 + a.nworkers))))
+	    (rc = pool_init(&a.pool, a.nworkers * 4 + 4, (size_t)a.cp.max * 2)))
 		goto out;
 	a.q.max_bytes = (size_t)a.cp.max * 2;
 	a.workers = calloc(a.nworkers, sizeof(pthread_t));
