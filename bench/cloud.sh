@@ -102,8 +102,6 @@ T_REP=$(secs "$t" "$(now)")
 # after a sync, and the median of the per-pair ratios.  Every restore goes to
 # a new directory on a filesystem made for them, deleted at the end (see
 # targetfs.sh).
-targetfs_up "$BD/cloud-targets" "$((PAIRS * 2))G"
-say "restore targets: $TARGETFS_KIND"
 say "restore: $PAIRS pairs of (local repository, S3 replica with no local cache: the bare-machine case)"
 RATIOS=() T_LOCALS=() T_S3S=()
 restore_local() {
@@ -123,6 +121,8 @@ restore_s3() {
 	diff -rq "$TREE" "$TARGETFS/rs.$1$TREE" >/dev/null || fail "restore from S3 differs from the tree"
 }
 for i in $(seq "$PAIRS"); do
+	targetfs_up "$BD/cloud-targets-$i" 2G # a filesystem for this pair's restores
+	[ "$i" = 1 ] && say "restore targets: $TARGETFS_KIND"
 	if [ $((i % 2)) = 1 ]; then restore_local "$i"; restore_s3 "$i"; else restore_s3 "$i"; restore_local "$i"; fi
 	say "  pair $i: local $tl s, S3 $ts s"
 	T_LOCALS+=("$tl") T_S3S+=("$ts") RATIOS+=("$(ratio "$ts" "$tl")")

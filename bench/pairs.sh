@@ -112,9 +112,6 @@ restore() { # tool repo target
 order() { if [ $(($1 % 2)) = 1 ]; then echo "$2"; else echo "$2" | tr ' ' '\n' | tac | tr '\n' ' '; fi; }
 
 rm -f "$P/results"
-# restores go to a fresh filesystem (see targetfs.sh): about 1.1 GB per restore
-targetfs_up "$W/pairs-targets" "$((N * 3))G"
-say "restore targets: $TARGETFS_KIND"
 say "warm-up read of the data"
 find "$DATA/tree" "$DATA/tree-changed" "$DATA/dumps" -type f -print0 | xargs -0 -r cat >/dev/null
 T0=$(date +%s)
@@ -132,7 +129,10 @@ for PAIR in $(seq "$N"); do
 	stage tree-changed
 	for t in $(order "$PAIR" "arca restic"); do backup tree-changed "$t" "$D/repo-$t"; done
 	unstage
-	for t in $(order "$PAIR" "arca restic"); do restore "$t" "$D/repo-$t" "$TARGETFS/pair-$PAIR/target-$t"; done
+	# restores go to a filesystem made for this pair (see targetfs.sh)
+	targetfs_up "$W/pairs-targets-$PAIR" 4G
+	[ "$PAIR" = 1 ] && say "restore targets: $TARGETFS_KIND"
+	for t in $(order "$PAIR" "arca restic"); do restore "$t" "$D/repo-$t" "$TARGETFS/target-$t"; done
 	for t in arca restic; do init "$t" "$D/repo-$t-dump"; done
 	for t in $(order "$PAIR" "arca restic"); do backup_dump "$t" "$D/repo-$t-dump"; done
 done

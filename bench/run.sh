@@ -249,7 +249,7 @@ t_restore() {   # tool repo key target last-backup-key
 
 # ---------------------------------------------------------------- series
 series_tree() {
-    local tool=$1 repo="$REPOS/$1/tree" tgt="$TARGETFS/$1"
+    local tool=$1 repo="$REPOS/$1/tree" tgt
     t_init "$tool" "$repo" || return 1
     # tree-changed/ shares all but its modified files with tree/ (hard links)
     progress "$tool: warm-up read of tree/ and tree-changed/"
@@ -261,6 +261,8 @@ series_tree() {
     stage tree-changed
     t_backup "$tool" "$repo" tree-changed "$STAGE/tree" || return 1
     put "$tool" tree-changed.size "$(dusize "$repo")"
+    targetfs_up "$W/restore-$tool" 3G   # a filesystem for this restore (see targetfs.sh)
+    tgt=$TARGETFS/$tool
     mkdir -p "$tgt"
     if t_restore "$tool" "$repo" restore "$tgt" tree-changed && [ "$VERIFY" = 1 ]; then
         # the restored tree may be under the absolute path (restic), the path
@@ -341,9 +343,8 @@ if need_series sessions; then
 fi
 
 # ---------------------------------------------------------------- run
-rm -rf "$CACHE" "$REPOS" "$W/restore"
+rm -rf "$CACHE" "$REPOS" "$W/restore" "$W"/restore-*
 mkdir -p "$CACHE" "$REPOS"
-need_series tree && targetfs_up "$W/restore" 8G
 ARCA_OK=1
 [ -x "$ARCA" ] || ARCA_OK=0
 for s in $SERIES; do

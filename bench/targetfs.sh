@@ -9,46 +9,49 @@
 # inode allocation.  Which tool pays for it depends on the order of the
 # steps, not on the tool.  So restores go into directories on a fresh ext4
 # (mkfs.ext4 defaults, journal on) in a sparse image on the same disk,
-# loop-mounted, and nothing is deleted there until the end.  Without root
-# or a loop device, the targets stay on the work directory's filesystem
-# and TARGETFS_KIND says so, for the report.
+# loop-mounted, and nothing is deleted there until the end.  A filesystem
+# takes a couple of restores: after about 3 GB written to one, every
+# further restore into it spent four times the system time (seen with
+# arca alone, five restores in a row), so the scripts make a new one per
+# pair of restores.  Without root or a loop device, the targets stay on
+# the work directory's filesystem and TARGETFS_KIND says so, for the report.
 #
-#   targetfs_up DIR SIZE   mount a fresh filesystem of SIZE (e.g. 16G) on DIR;
+#   targetfs_up DIR SIZE   mount a fresh filesystem of SIZE (e.g. 4G) on DIR;
 #                          sets TARGETFS (where to restore) and TARGETFS_KIND
-#   targetfs_down          unmount it and delete the image
+#   targetfs_down          unmount every one made and delete their images
 #   settle                 write back and wait for the writeback to drain
 
 TARGETFS=
 TARGETFS_KIND=
-TARGETFS_IMG=
+TARGETFS_ALL=() # every filesystem made so far: unmounted and deleted by targetfs_down
 
 targetfs_up() {
-	local dir=$1 size=$2
-	targetfs_down
+	local dir=$1 size=$2 img=$1.img
 	mkdir -p "$dir"
-	TARGETFS_IMG=$dir.img
 	if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null &&
-		rm -f "$TARGETFS_IMG" && truncate -s "$size" "$TARGETFS_IMG" &&
-		mkfs.ext4 -q -F "$TARGETFS_IMG" >/dev/null 2>&1 &&
-		mount -o loop "$TARGETFS_IMG" "$dir" 2>/dev/null; then
-		TARGETFS=$dir
-		TARGETFS_KIND="a fresh ext4 filesystem (loop device, mkfs.ext4 defaults) for the restore targets"
+		rm -f "$img" && truncate -s "$size" "$img" &&
+		mkfs.ext4 -q -F "$img" >/dev/null 2>&1 &&
+		mount -o loop "$img" "$dir" 2>/dev/null; then
+		TARGETFS_KIND="fresh ext4 filesystems (loop devices, mkfs.ext4 defaults), a new one for every restore or pair of restores"
 	else
-		rm -f "$TARGETFS_IMG"
-		TARGETFS_IMG=
-		TARGETFS=$dir
+		rm -f "$img"
 		TARGETFS_KIND="restore targets on the work directory's filesystem (no loop mount: not root, or no loop device)"
 	fi
+	TARGETFS=$dir
+	TARGETFS_ALL+=("$dir")
 }
 
 targetfs_down() {
-	if [ -n "$TARGETFS" ] && mountpoint -q "$TARGETFS" 2>/dev/null; then
-		umount "$TARGETFS" 2>/dev/null || umount -l "$TARGETFS" 2>/dev/null || true
-	fi
-	[ -n "$TARGETFS_IMG" ] && rm -f "$TARGETFS_IMG"
-	[ -n "$TARGETFS" ] && rm -rf "$TARGETFS"
+	local d
+	for d in "${TARGETFS_ALL[@]}"; do
+		if mountpoint -q "$d" 2>/dev/null; then
+			umount "$d" 2>/dev/null || umount -l "$d" 2>/dev/null || true
+		fi
+		rm -f "$d.img"
+		rm -rf "$d"
+	done
+	TARGETFS_ALL=()
 	TARGETFS=
-	TARGETFS_IMG=
 }
 
 # settle: before a timed step, write back everything dirty and wait until
