@@ -105,6 +105,7 @@ T_REP=$(secs "$t" "$(now)")
 say "restore: $PAIRS pairs of (local repository, S3 replica with no local cache: the bare-machine case)"
 RATIOS=() T_LOCALS=() T_S3S=()
 restore_local() {
+	targetfs_up "$BD/cloud-targets-l$1" 1G # a filesystem for this restore
 	settle
 	local t
 	t=$(now)
@@ -113,6 +114,7 @@ restore_local() {
 }
 restore_s3() {
 	rm -rf "$W/cache-s3"
+	targetfs_up "$BD/cloud-targets-s$1" 1G
 	settle
 	local t
 	t=$(now)
@@ -121,8 +123,7 @@ restore_s3() {
 	diff -rq "$TREE" "$TARGETFS/rs.$1$TREE" >/dev/null || fail "restore from S3 differs from the tree"
 }
 for i in $(seq "$PAIRS"); do
-	targetfs_up "$BD/cloud-targets-$i" 2G # a filesystem for this pair's restores
-	[ "$i" = 1 ] && say "restore targets: $TARGETFS_KIND"
+	[ "$i" = 1 ] && say "restores go to fresh filesystems (see targetfs.sh)"
 	if [ $((i % 2)) = 1 ]; then restore_local "$i"; restore_s3 "$i"; else restore_s3 "$i"; restore_local "$i"; fi
 	say "  pair $i: local $tl s, S3 $ts s"
 	T_LOCALS+=("$tl") T_S3S+=("$ts") RATIOS+=("$(ratio "$ts" "$tl")")

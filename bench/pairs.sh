@@ -129,10 +129,12 @@ for PAIR in $(seq "$N"); do
 	stage tree-changed
 	for t in $(order "$PAIR" "arca restic"); do backup tree-changed "$t" "$D/repo-$t"; done
 	unstage
-	# restores go to a filesystem made for this pair (see targetfs.sh)
-	targetfs_up "$W/pairs-targets-$PAIR" 4G
+	# each restore goes to a filesystem made for it (see targetfs.sh)
+	for t in $(order "$PAIR" "arca restic"); do
+		targetfs_up "$W/pairs-targets-$PAIR-$t" 3G
+		restore "$t" "$D/repo-$t" "$TARGETFS/target"
+	done
 	[ "$PAIR" = 1 ] && say "restore targets: $TARGETFS_KIND"
-	for t in $(order "$PAIR" "arca restic"); do restore "$t" "$D/repo-$t" "$TARGETFS/target-$t"; done
 	for t in arca restic; do init "$t" "$D/repo-$t-dump"; done
 	for t in $(order "$PAIR" "arca restic"); do backup_dump "$t" "$D/repo-$t-dump"; done
 done

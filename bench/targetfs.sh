@@ -9,11 +9,11 @@
 # inode allocation.  Which tool pays for it depends on the order of the
 # steps, not on the tool.  So restores go into directories on a fresh ext4
 # (mkfs.ext4 defaults, journal on) in a sparse image on the same disk,
-# loop-mounted, and nothing is deleted there until the end.  A filesystem
-# takes a couple of restores: after about 3 GB written to one, every
-# further restore into it spent four times the system time (seen with
-# arca alone, five restores in a row), so the scripts make a new one per
-# pair of restores.  Without root or a loop device, the targets stay on
+# loop-mounted, and nothing is deleted there until the end.  Each restore
+# gets a filesystem of its own: after one tool's restore, the next one into
+# the same filesystem could spend twice the time (seen after restic's, and
+# after three of arca's: four times the system time), which again would
+# depend on the order.  Without root or a loop device, the targets stay on
 # the work directory's filesystem and TARGETFS_KIND says so, for the report.
 #
 #   targetfs_up DIR SIZE   mount a fresh filesystem of SIZE (e.g. 4G) on DIR;
@@ -32,7 +32,7 @@ targetfs_up() {
 		rm -f "$img" && truncate -s "$size" "$img" &&
 		mkfs.ext4 -q -F "$img" >/dev/null 2>&1 &&
 		mount -o loop "$img" "$dir" 2>/dev/null; then
-		TARGETFS_KIND="fresh ext4 filesystems (loop devices, mkfs.ext4 defaults), a new one for every restore or pair of restores"
+		TARGETFS_KIND="a fresh ext4 filesystem for every restore (loop device, mkfs.ext4 defaults)"
 	else
 		rm -f "$img"
 		TARGETFS_KIND="restore targets on the work directory's filesystem (no loop mount: not root, or no loop device)"
