@@ -40,12 +40,21 @@ typedef struct job {
 	size_t slot;    /* with hash: index of the id in the archiver's chunk list */
 } job;
 
+/*
+ * A bounded queue between threads.  A thread that waits on it costs a
+ * context switch to wake, and on a 2-core machine a backup of 24,000 small
+ * files made 78,000 of them, waking one side per job.  So both ends batch:
+ * a full queue lets its producer go on only once it has drained to half,
+ * and a consumer with min_pop > 1 waits for that many jobs (or the end).
+ */
 typedef struct queue {
 	pthread_mutex_t mu;
 	pthread_cond_t not_empty, not_full;
 	job *ring;
 	size_t cap, head, count;
 	size_t bytes, max_bytes; /* queued chunk bytes, and their budget */
+	size_t min_pop;          /* a consumer waits for this many jobs, unless closed */
+	bool producer_waits;     /* then a consumer takes what there is */
 	bool closed;
 } queue;
 
@@ -177,6 +186,7 @@ static int queue_init(queue *q, size_t cap)
 	if (!q->ring)
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	q->cap = cap;
+	q->min_pop = 1;
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->not_empty, NULL);
 	pthread_cond_init(&q->not_full, NULL);
@@ -187,19 +197,24 @@ static void queue_push(queue *q, job *j)
 {
 	pthread_mutex_lock(&q->mu);
 	/* bounded by count and by bytes (memory), but never refuse the only job */
-	while (q->count == q->cap || (q->count && q->bytes + j->n > q->max_bytes))
+	while (q->count == q->cap || (q->count && q->bytes + j->n > q->max_bytes)) {
+		q->producer_waits = true;
+		pthread_cond_signal(&q->not_empty); /* a batching consumer must not wait for more */
 		pthread_cond_wait(&q->not_full, &q->mu);
+	}
+	q->producer_waits = false;
 	q->ring[(q->head + q->count) % q->cap] = *j;
 	q->count++;
 	q->bytes += j->n;
-	pthread_cond_signal(&q->not_empty);
+	if (q->count >= q->min_pop)
+		pthread_cond_signal(&q->not_empty);
 	pthread_mutex_unlock(&q->mu);
 }
 
 static bool queue_pop(queue *q, job *j)
 {
 	pthread_mutex_lock(&q->mu);
-	while (q->count == 0 && !q->closed)
+	while ((!q->count || (q->count < q->min_pop && !q->producer_waits)) && !q->closed)
 		pthread_cond_wait(&q->not_empty, &q->mu);
 	if (q->count == 0) {
 		pthread_mutex_unlock(&q->mu);
@@ -209,7 +224,8 @@ static bool queue_pop(queue *q, job *j)
 	q->head = (q->head + 1) % q->cap;
 	q->count--;
 	q->bytes -= j->n;
-	pthread_cond_signal(&q->not_full);
+	if (q->count <= q->cap / 2 && q->bytes <= q->max_bytes / 2)
+		pthread_cond_signal(&q->not_full); /* the producer may go on: half drained */
 	pthread_mutex_unlock(&q->mu);
 	return true;
 }
@@ -559,7 +575,8 @@ static int archive_file(archiver *a, int dfd, const char *rel, const char *path,
 		warn_src(a, "cannot open %s: %s (skipped)", path, strerror(errno));
 		return 0;
 	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (st->st_size >= (1 << 20)) /* a system call per small file for nothing */
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	rc = chunk_fd(a, fd, path, (uint64_t)st->st_size, &size);
 	close(fd);
 	if (rc) {
@@ -1149,6 +1166,7 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 	if ((rc = queue_init(&a.tq, 256)))
 		goto out;
 	a.tq.max_bytes = 4u << 20;
+	a.tq.min_pop = 32; /* the tree writer works in batches */
 	/* without the thread, save_tree stores trees itself */
 	a.tree_thread_running = !pthread_create(&a.tree_thread, NULL, tree_writer_main, &a);
 
