@@ -21,7 +21,7 @@
  * and any failure is ARCA_CORRUPT with a message saying what is wrong.
  * The entry codec here is shared with pack_index.c (index files).  No I/O.
  */
-#include "pack/pack.h"
+#include "pack/pack_int.h"
 #include "arca/error.h"
 #include "util/enc.h"
 
@@ -31,14 +31,6 @@
 #define FOOTER_MAGIC "ARCAPACK"
 #define TRAILER_AD "arca-pack-trailer-v1"
 #define TRAILER_VERSION 1
-/* smallest encoded entry: type, flags, key_id, id, offset, stored, raw */
-#define ENTRY_MIN_LEN (1 + 1 + 1 + ARCA_ID_LEN + 1 + 1 + 1)
-
-/* Shared with pack_index.c. */
-int arca_pack_entry_encode(arca_buf *b, const arca_blob_entry *e);
-int arca_pack_entry_decode(arca_dec *d, const arca_cipher *cipher, arca_blob_entry *e,
-			   const char *what, size_t idx);
-int arca_pack_codec_check(const arca_blob_codec *c);
 
 int arca_pack_codec_check(const arca_blob_codec *c)
 {
@@ -306,14 +298,9 @@ void arca_pack_writer_reset(arca_pack_writer *w)
 
 static int push_entry(arca_pack_writer *w, const arca_blob_entry *e)
 {
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 64;
-		arca_blob_entry *ne = realloc(w->entries, cap * sizeof(*ne));
-		if (!ne)
-			return arca_error_set(ARCA_NOMEM, "out of memory growing a pack's blob list");
-		w->entries = ne;
-		w->cap = cap;
-	}
+	int rc;
+	if ((rc = arca_grow(&w->entries, &w->cap, w->n + 1, sizeof(*w->entries), 64)))
+		return rc;
 	w->entries[w->n++] = *e;
 	return 0;
 }

@@ -15,7 +15,7 @@
  * file does not know pack sizes), reject trailing bytes and free
  * everything on failure.  No I/O.
  */
-#include "pack/pack.h"
+#include "pack/pack_int.h"
 #include "arca/error.h"
 #include "util/enc.h"
 
@@ -26,14 +26,6 @@
 #define OBJ_F_ZSTD 0x01u
 #define INDEX_LABEL "arca-index-v1"
 #define INDEX_VERSION 1
-#define ENTRY_MIN_LEN (1 + 1 + 1 + ARCA_ID_LEN + 1 + 1 + 1)
-
-/* Defined in pack.c.  They belong in a pack-private header
- * (src/pack/pack_int.h), which does not exist yet. */
-int arca_pack_entry_encode(arca_buf *b, const arca_blob_entry *e);
-int arca_pack_entry_decode(arca_dec *d, const arca_cipher *cipher, arca_blob_entry *e,
-			   const char *what, size_t idx);
-int arca_pack_codec_check(const arca_blob_codec *c);
 
 /* ---- metadata objects ---- */
 

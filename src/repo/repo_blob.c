@@ -169,15 +169,10 @@ out:
  * (freed on failure).  Caller holds r->mu. */
 static int pending_push_locked(arca_repo *r, const arca_id *pid, arca_blob_entry *entries, size_t n)
 {
-	if (r->npending == r->cap_pending) {
-		size_t nc = r->cap_pending ? r->cap_pending * 2 : 16;
-		arca_idx_pack *np = realloc(r->pending, nc * sizeof(*np));
-		if (!np) {
-			free(entries);
-			return arca_error_set(ARCA_NOMEM, "out of memory");
-		}
-		r->pending = np;
-		r->cap_pending = nc;
+	int rc;
+	if ((rc = arca_grow(&r->pending, &r->cap_pending, r->npending + 1, sizeof(*r->pending), 16))) {
+		free(entries);
+		return rc;
 	}
 	r->pending[r->npending].pack_id = *pid;
 	r->pending[r->npending].entries = entries;
@@ -658,14 +653,9 @@ typedef struct id_list {
 
 static int id_list_push(id_list *l, const arca_id *id)
 {
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 64;
-		arca_id *nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return arca_error_set(ARCA_NOMEM, "out of memory");
-		l->v = nv;
-		l->cap = nc;
-	}
+	int rc;
+	if ((rc = arca_grow(&l->v, &l->cap, l->n + 1, sizeof(*l->v), 64)))
+		return rc;
 	l->v[l->n++] = *id;
 	return 0;
 }
@@ -810,14 +800,9 @@ typedef struct name_list {
 static int collect_name(const char *key, uint64_t size, void *payload)
 {
 	name_list *l = payload;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 64;
-		char **nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return arca_error_set(ARCA_NOMEM, "out of memory");
-		l->v = nv;
-		l->cap = nc;
-	}
+	int rc;
+	if ((rc = arca_grow(&l->v, &l->cap, l->n + 1, sizeof(*l->v), 64)))
+		return rc;
 	if (!(l->v[l->n] = strdup(key)))
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	l->n++;

@@ -345,15 +345,10 @@ void arca_readahead_expect(arca_readahead *ra, const arca_id *blobs, size_t n)
 			memcpy(&need, val, sizeof(need));
 		need.blobs++;
 		if (!need.queued) {
-			if (ra->qlen == ra->qcap) {
-				size_t nc = ra->qcap ? ra->qcap * 2 : 64;
-				arca_id *nq = realloc(ra->queue, nc * sizeof(*nq));
-				if (!nq) {
-					memcpy(val, &need, sizeof(need));
-					break;
-				}
-				ra->queue = nq;
-				ra->qcap = nc;
+			if (arca_grow(&ra->queue, &ra->qcap, ra->qlen + 1, sizeof(*ra->queue), 64)) {
+				arca_error_clear(); /* no read-ahead for the rest, no harm */
+				memcpy(val, &need, sizeof(need));
+				break;
 			}
 			ra->queue[ra->qlen++] = packs[i];
 			need.queued = 1;

@@ -403,17 +403,12 @@ static int fill_node(archiver *a, arca_node *n, const char *name, const struct s
 static int push_chunk(archiver *a, const arca_id *id)
 {
 	if (a->nchunks == a->capchunks) {
-		size_t nc = a->capchunks ? a->capchunks * 2 : 256;
-		arca_id *nv;
+		int rc;
 		pthread_mutex_lock(&a->ids_mu); /* workers may be writing ids into it */
-		nv = realloc(a->chunks, nc * sizeof(*nv));
-		if (nv) {
-			a->chunks = nv;
-			a->capchunks = nc;
-		}
+		rc = arca_grow(&a->chunks, &a->capchunks, a->nchunks + 1, sizeof(*a->chunks), 256);
 		pthread_mutex_unlock(&a->ids_mu);
-		if (!nv)
-			return arca_error_set(ARCA_NOMEM, "out of memory");
+		if (rc)
+			return rc;
 	}
 	a->chunks[a->nchunks++] = *id;
 	return 0;

@@ -532,14 +532,9 @@ static int selected(restorer *s, const char *path, const char *name, bool is_dir
 
 static int remember_dir(restorer *s, const char *rel, const arca_node *n)
 {
-	if (s->ndirs == s->capdirs) {
-		size_t nc = s->capdirs ? s->capdirs * 2 : 64;
-		dir_meta *nv = realloc(s->dirs, nc * sizeof(*nv));
-		if (!nv)
-			return arca_error_set(ARCA_NOMEM, "out of memory");
-		s->dirs = nv;
-		s->capdirs = nc;
-	}
+	int rc;
+	if ((rc = arca_grow(&s->dirs, &s->capdirs, s->ndirs + 1, sizeof(*s->dirs), 64)))
+		return rc;
 	if (node_copy(&s->dirs[s->ndirs].node, n, false))
 		return ARCA_NOMEM;
 	if (!(s->dirs[s->ndirs].relpath = strdup(rel))) {
@@ -575,14 +570,8 @@ static const char *hardlink_seen(restorer *s, const arca_node *n, const char *re
 		memcpy(&idx, val, sizeof(idx));
 		return s->seen[idx].relpath;
 	}
-	if (s->nseen == s->capseen) {
-		size_t nc = s->capseen ? s->capseen * 2 : 32;
-		inode_seen *nv = realloc(s->seen, nc * sizeof(*nv));
-		if (!nv)
-			return NULL;
-		s->seen = nv;
-		s->capseen = nc;
-	}
+	if (arca_grow(&s->seen, &s->capseen, s->nseen + 1, sizeof(*s->seen), 32))
+		return NULL;
 	s->seen[s->nseen].dev = n->dev;
 	s->seen[s->nseen].ino = n->inode;
 	s->seen[s->nseen].relpath = strdup(rel);
@@ -824,17 +813,8 @@ static int restore_tree(restorer *s, rdir *d, const arca_id *tree_id, const char
 			if (first && (rc = defer_dir_meta(s, d))) /* a link will be made here */
 				goto out;
 			if (first) {
-				hardlink *nv;
-				if (s->nlinks == s->caplinks) {
-					size_t nc = s->caplinks ? s->caplinks * 2 : 16;
-					nv = realloc(s->links, nc * sizeof(*nv));
-					if (!nv) {
-						rc = arca_error_set(ARCA_NOMEM, "out of memory");
-						goto out;
-					}
-					s->links = nv;
-					s->caplinks = nc;
-				}
+				if ((rc = arca_grow(&s->links, &s->caplinks, s->nlinks + 1, sizeof(*s->links), 16)))
+					goto out;
 				s->links[s->nlinks].from = strdup(first);
 				s->links[s->nlinks].to = strdup(crel);
 				s->nlinks++;
