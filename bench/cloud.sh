@@ -104,9 +104,11 @@ T_REP=$(secs "$t" "$(now)")
 # targetfs.sh).
 say "restore: $PAIRS pairs of (local repository, S3 replica with no local cache: the bare-machine case)"
 RATIOS=() T_LOCALS=() T_S3S=()
+L=/lib/x86_64-linux-gnu
+ARCA_FILES=("$ARCA" $L/libzstd.so.1 $L/libsodium.so.23 $L/libcrypto.so.3 $L/liblmdb.so.0 $L/libcurl.so.4)
 restore_local() {
 	targetfs_up "$BD/cloud-targets-l$1" 1G # a filesystem for this restore
-	settle
+	settle_cold "${ARCA_FILES[@]}" "$W/local" "$W/cache-local" # (see targetfs.sh)
 	local t
 	t=$(now)
 	ARCA_CACHE_DIR=$W/cache-local "$ARCA" -r "$W/local" restore -q latest --target "$TARGETFS/rl.$1"
@@ -115,7 +117,7 @@ restore_local() {
 restore_s3() {
 	rm -rf "$W/cache-s3"
 	targetfs_up "$BD/cloud-targets-s$1" 1G
-	settle
+	settle_cold "${ARCA_FILES[@]}" "$W/s3" # s3rver's objects
 	local t
 	t=$(now)
 	ARCA_CACHE_DIR=$W/cache-s3 "$ARCA" -r s3://arca/repo restore -q latest --target "$TARGETFS/rs.$1"

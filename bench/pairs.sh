@@ -102,6 +102,12 @@ backup_dump() { # tool repo
 
 restore() { # tool repo target
 	mkdir -p "$3"
+	# a cold page cache but for this tool's binary, repository and cache (see targetfs.sh)
+	case $1 in
+	arca) settle_cold "$ARCA" /lib/x86_64-linux-gnu/libzstd.so.1 /lib/x86_64-linux-gnu/libsodium.so.23 \
+		/lib/x86_64-linux-gnu/libcrypto.so.3 /lib/x86_64-linux-gnu/liblmdb.so.0 "$2" "$CACHE/arca" ;;
+	restic) settle_cold "$(command -v restic)" "$2" "$CACHE/restic" ;;
+	esac
 	case $1 in
 	arca) timed restore arca "${ARCA_RUN[@]}" -r "$2" restore -q latest --target "$3" ;;
 	restic) timed restore restic "${RESTIC_RUN[@]}" -r "$2" restore latest --target "$3" ;;
@@ -124,6 +130,8 @@ for PAIR in $(seq "$N"); do
 	D=$P/pair-$PAIR
 	mkdir -p "$D"
 	for t in arca restic borg; do init "$t" "$D/repo-$t"; done
+	# (again in every pair: the restores drop the page cache)
+	find "$DATA/tree" "$DATA/tree-changed" -type f -print0 | xargs -0 -r cat >/dev/null
 	stage tree
 	for t in $(order "$PAIR" "arca restic borg"); do backup tree-first "$t" "$D/repo-$t"; done
 	stage tree-changed
@@ -136,6 +144,7 @@ for PAIR in $(seq "$N"); do
 	done
 	[ "$PAIR" = 1 ] && say "restore targets: $TARGETFS_KIND"
 	for t in arca restic; do init "$t" "$D/repo-$t-dump"; done
+	cat "$DATA/dumps/dump-1.sql" >/dev/null # (after the restores' cache drop)
 	for t in $(order "$PAIR" "arca restic"); do backup_dump "$t" "$D/repo-$t-dump"; done
 done
 

@@ -239,6 +239,14 @@ t_backup_stdin() {   # tool repo key file
 t_restore() {   # tool repo key target last-backup-key
     local tool=$1 repo=$2 key=$3 target=$4 last=$5
     tool_argv "$tool"
+    # a cold page cache but for this tool's code, repository and cache (see targetfs.sh)
+    case $tool in
+        arca)   settle_cold "$ARCA" /lib/x86_64-linux-gnu/libzstd.so.1 /lib/x86_64-linux-gnu/libsodium.so.23 \
+                    /lib/x86_64-linux-gnu/libcrypto.so.3 /lib/x86_64-linux-gnu/liblmdb.so.0 "$repo" "$CACHE/arca" ;;
+        restic) settle_cold "$(command -v restic)" "$repo" "$CACHE/restic" ;;
+        borg)   settle_cold /usr/lib/python3/dist-packages/borg "$repo" "$CACHE/borg" ;;
+        casync) settle_cold "$(command -v casync)" "$repo" ;;
+    esac
     case $tool in
         arca)   measure arca "$key" "${ARGV[@]}" -r "$repo" restore latest --target "$target" ;;
         restic) measure restic "$key" "${ARGV[@]}" -r "$repo" restore latest --target "$target" ;;
