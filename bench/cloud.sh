@@ -104,8 +104,8 @@ T_REP=$(secs "$t" "$(now)")
 # targetfs.sh).
 say "restore: $PAIRS pairs of (local repository, S3 replica with no local cache: the bare-machine case)"
 RATIOS=() T_LOCALS=() T_S3S=()
-L=/lib/x86_64-linux-gnu
-ARCA_FILES=("$ARCA" $L/libzstd.so.1 $L/libsodium.so.23 $L/libcrypto.so.3 $L/liblmdb.so.0 $L/libcurl.so.4)
+# arca's code, with libcurl (loaded with dlopen, so ldd of arca does not list it)
+mapfile -t ARCA_FILES < <(code_of "$ARCA" "$(ldconfig -p | awk '/libcurl\.so\.4 / {print $NF; exit}')")
 restore_local() {
 	targetfs_up "$BD/cloud-targets-l$1" 1G # a filesystem for this restore
 	settle_cold "${ARCA_FILES[@]}" "$W/local" "$W/cache-local" # (see targetfs.sh)

@@ -104,9 +104,8 @@ restore() { # tool repo target
 	mkdir -p "$3"
 	# a cold page cache but for this tool's binary, repository and cache (see targetfs.sh)
 	case $1 in
-	arca) settle_cold "$ARCA" /lib/x86_64-linux-gnu/libzstd.so.1 /lib/x86_64-linux-gnu/libsodium.so.23 \
-		/lib/x86_64-linux-gnu/libcrypto.so.3 /lib/x86_64-linux-gnu/liblmdb.so.0 "$2" "$CACHE/arca" ;;
-	restic) settle_cold "$(command -v restic)" "$2" "$CACHE/restic" ;;
+	arca) settle_cold $(code_of "$ARCA") "$2" "$CACHE/arca" ;;
+	restic) settle_cold $(code_of "$(command -v restic)") "$2" "$CACHE/restic" ;;
 	esac
 	case $1 in
 	arca) timed restore arca "${ARCA_RUN[@]}" -r "$2" restore -q latest --target "$3" ;;

@@ -241,11 +241,10 @@ t_restore() {   # tool repo key target last-backup-key
     tool_argv "$tool"
     # a cold page cache but for this tool's code, repository and cache (see targetfs.sh)
     case $tool in
-        arca)   settle_cold "$ARCA" /lib/x86_64-linux-gnu/libzstd.so.1 /lib/x86_64-linux-gnu/libsodium.so.23 \
-                    /lib/x86_64-linux-gnu/libcrypto.so.3 /lib/x86_64-linux-gnu/liblmdb.so.0 "$repo" "$CACHE/arca" ;;
-        restic) settle_cold "$(command -v restic)" "$repo" "$CACHE/restic" ;;
-        borg)   settle_cold /usr/lib/python3/dist-packages/borg "$repo" "$CACHE/borg" ;;
-        casync) settle_cold "$(command -v casync)" "$repo" ;;
+        arca)   settle_cold $(code_of "$ARCA") "$repo" "$CACHE/arca" ;;
+        restic) settle_cold $(code_of "$(command -v restic)") "$repo" "$CACHE/restic" ;;
+        borg)   settle_cold $(code_of "$(command -v python3)") /usr/lib/python3/dist-packages/borg "$repo" "$CACHE/borg" ;;
+        casync) settle_cold $(code_of "$(command -v casync)") "$repo" ;;
     esac
     case $tool in
         arca)   measure arca "$key" "${ARGV[@]}" -r "$repo" restore latest --target "$target" ;;

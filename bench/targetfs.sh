@@ -21,6 +21,7 @@
 #   targetfs_down          unmount every one made and delete their images
 #   settle                 write back and wait for the writeback to drain
 #   settle_cold PATH...    settle, drop the page cache, read PATH... back in
+#   code_of FILE...        FILE... and the shared libraries they load (ldd)
 
 TARGETFS=
 TARGETFS_KIND=
@@ -77,6 +78,14 @@ settle() {
 # times the system time (no reclaim was involved; we could not pin it down):
 # with the cache dropped, each tool's restore time no longer depends on
 # what ran before it.  Without root only settle runs.
+code_of() {
+	local f
+	for f in "$@"; do
+		echo "$f"
+		ldd "$f" 2>/dev/null | awk '$(NF-1) ~ /^\// {print $(NF-1)} $1 ~ /^\// {print $1}'
+	done | sort -u
+}
+
 settle_cold() {
 	settle
 	if [ "$(id -u)" = 0 ] && echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; then

@@ -9,6 +9,7 @@
  */
 #include "snapshot/scan.h"
 #include "arca/error.h"
+#include "util/buf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -85,16 +86,8 @@ static int read_names(arca_listing *l, size_t *len, size_t *count)
 			off += d->d_reclen;
 			if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
 				continue;
-			if (*len + nl + 1 > cap) {
-				size_t nc = cap ? cap * 2 : 4096;
-				char *nn;
-				while (nc < *len + nl + 1)
-					nc *= 2;
-				if (!(nn = realloc(l->names, nc)))
-					return arca_error_set(ARCA_NOMEM, "out of memory listing %s", l->path);
-				l->names = nn;
-				cap = nc;
-			}
+			if (arca_grow(&l->names, &cap, *len + nl + 1, 1, 4096))
+				return arca_error_prefix(ARCA_NOMEM, "listing %s", l->path);
 			memcpy(l->names + *len, d->d_name, nl + 1);
 			*len += nl + 1;
 			(*count)++;
