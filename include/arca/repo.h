@@ -154,6 +154,15 @@ void arca_repo_reader_free(arca_repo_reader *rd);
  * ARCA_NOTFOUND if unknown; ARCA_CORRUPT if damaged (message names the
  * pack and blob). */
 int arca_repo_blob_load(arca_repo_reader *rd, const arca_id *id, arca_buf *out);
+/*
+ * For restore and dump: in an encrypted repository, rd no longer re-hashes
+ * a loaded blob.  Its AEAD tag covers the id as associated data, so a blob
+ * that opens is the one a key holder sealed under that id; the hash would
+ * only catch a writer that sealed wrong bytes, and costs as much CPU as the
+ * decompression.  check --read-data and restore --verify still hash.  No
+ * effect on an unencrypted repository, where the hash is the only check.
+ */
+void arca_repo_reader_trust_aead(arca_repo_reader *rd);
 /* Tell rd which blobs will be loaded next, in order (borrowed until the
  * next call; NULL to forget): from a remote backend, blobs that follow one
  * another in a pack are then fetched with one ranged read. */

@@ -208,8 +208,12 @@ int cmd_dump(cli *c, int argc, char **argv)
 		return cli_usage("usage: arca dump SNAPSHOT PATH");
 	if ((rc = cli_open(c, &r)))
 		return cli_fail_open(c, rc);
-	if ((rc = cli_select(c, r, &l, argv[1], &s)) || (rc = arca_repo_reader_new(&rd, r)) ||
-	    (rc = arca_lookup_path(rd, &s->tree, argv[2], &n)) || (rc = arca_dump_file(rd, &n, 1)))
+	if (!(rc = cli_select(c, r, &l, argv[1], &s)) && !(rc = arca_repo_reader_new(&rd, r))) {
+		arca_repo_reader_trust_aead(rd);
+		if (!(rc = arca_lookup_path(rd, &s->tree, argv[2], &n)))
+			rc = arca_dump_file(rd, &n, 1);
+	}
+	if (rc)
 		code = cli_fail(c, rc);
 	arca_node_clear(&n);
 	arca_repo_reader_free(rd);

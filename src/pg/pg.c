@@ -606,6 +606,7 @@ static int restore_file(arca_repo *r, const arca_snapshot *s, const char *file, 
 	}
 	if (rc)
 		goto out;
+	arca_repo_reader_trust_aead(rd);
 	rc = arca_dump_file(rd, &node, proc.fd);
 	if (globals)
 		snprintf(what, sizeof(what), "restoring the globals");

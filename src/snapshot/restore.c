@@ -438,6 +438,8 @@ static void *rworker(void *arg)
 	int rc = arca_repo_reader_new(&rd, s->r);
 	if (rc)
 		set_fatal(s, rc);
+	else
+		arca_repo_reader_trust_aead(rd);
 	for (;;) {
 		pthread_mutex_lock(&s->q.mu);
 		while (s->q.count == 0 && !s->q.closed)

@@ -245,6 +245,19 @@ static int build_case(const char *c, arca_tree *t, arca_id *dup_id, bool *is_dup
 		mk_file(&m, "evil", "PWNED\n");
 		*dup_id = save_dup_tree(&n, &m);
 		*is_dup = true;
+	} else if (!strcmp(c, "lying-blob")) {
+		/* a writer that sealed the wrong bytes under an id: liar.txt's
+		 * one chunk is filed as "truth\n" and holds "lies!\n" */
+		int rc;
+		node_init(&n, "liar.txt", ARCA_NODE_FILE, 0644);
+		n.size = 6;
+		n.nchunks = 1;
+		n.chunks = xmalloc(sizeof(arca_id));
+		arca_repo_blob_id(repo, &n.chunks[0], "truth\n", 6);
+		if ((rc = arca_repo_blob_claim(repo, &n.chunks[0])) < 0 ||
+		    (rc == 1 && (rc = arca_repo_blob_store(writer, ARCA_BLOB_DATA, &n.chunks[0], "lies!\n", 6))))
+			die("storing the lying blob", rc);
+		add(t, &n);
 	} else if (!strcmp(c, "deep")) {
 		/* d/d/d/... 400 levels: deeper than PATH_MAX (with "sub/"
 		 * prefixes) and, under the test's "ulimit -n 256", than the

@@ -56,7 +56,7 @@ no_pwned_anywhere() { # hostile files persist, so one search at the end finds an
 }
 
 craft() { # case placement [case placement]... -> "case placement id" lines in $T/crafted
-	"$T/bin/craft_hostile" "$R" "$OUTSIDE" "$@" >"$T/crafted" 2>"$T/craft.err" ||
+	"$T/bin/craft_hostile" "${CRAFT_REPO:-$R}" "$OUTSIDE" "$@" >"$T/crafted" 2>"$T/craft.err" ||
 		fail "craft_hostile $* failed: $(cat "$T/craft.err")"
 	san_check || fail "sanitizer report from craft_hostile"
 	[ "$(wc -l <"$T/crafted")" = $(($# / 2)) ] || fail "craft_hostile printed $(cat "$T/crafted")"
@@ -106,6 +106,32 @@ no_pwned_anywhere
 # check calls every one of those trees damage
 expect_exit 13 arca -r "$R" check
 assert_contains "$T/out" "malformed tree" "check output"
+
+# ---- a writer that sealed the wrong bytes under an id.  In an encrypted
+# repository a blob's AEAD tag covers its id, so restore does not re-hash
+# what it writes (borg 2 reads the same way); restore --verify and check
+# --read-data hash, and catch it.  Unencrypted, the hash is the only
+# check, and every restore makes it.
+craft lying-blob sub
+read -r _ _ id <"$T/crafted"
+rm -rf "$TARGET"
+expect_exit 1 arca -r "$R" restore "$id" --target "$TARGET" --verify
+assert_contains "$T/err" "liar.txt" "restore --verify stderr (the file)"
+assert_contains "$T/err" "content differs" "restore --verify stderr"
+[ "$(cat "$TARGET/ok.txt" 2>/dev/null)" = ok ] || fail "lying blob: ok.txt not restored"
+expect_exit 13 arca -r "$R" check --read-data
+assert_contains "$T/out" "does not hash to its id" "check --read-data output"
+U=$T/plain-repo
+init_repo "$U" --encryption none
+CRAFT_REPO=$U craft lying-blob sub
+read -r _ _ id <"$T/crafted"
+rm -rf "$TARGET"
+expect_exit 1 arca -r "$U" restore "$id" --target "$TARGET"
+assert_contains "$T/err" "liar.txt" "unencrypted restore stderr (the file)"
+assert_contains "$T/err" "does not hash to its id" "unencrypted restore stderr"
+[ ! -e "$TARGET/sub/liar.txt" ] || [ "$(cat "$TARGET/sub/liar.txt")" != "lies!" ] ||
+	fail "unencrypted restore wrote the lying blob's bytes"
+rm -rf "$TARGET" "$U"
 
 # ---- very deep nesting: no crash, nothing outside, the neighbour restored
 craft deep sub
