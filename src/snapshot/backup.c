@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #define PROGRAM "arca 0.1.0"
+#define TREE_BATCH 32 /* trees the tree writer takes at a time */
 
 typedef struct job {
 	arca_id id;
@@ -54,6 +55,7 @@ typedef struct queue {
 	size_t cap, head, count;
 	size_t bytes, max_bytes; /* queued chunk bytes, and their budget */
 	size_t min_pop;          /* a consumer waits for this many jobs, unless closed */
+	size_t sleepers;         /* consumers inside pthread_cond_wait */
 	bool producer_waits;     /* then a consumer takes what there is */
 	bool closed;
 } queue;
@@ -195,40 +197,57 @@ static int queue_init(queue *q, size_t cap)
 
 static void queue_push(queue *q, job *j)
 {
+	bool wake;
 	pthread_mutex_lock(&q->mu);
 	/* bounded by count and by bytes (memory), but never refuse the only job */
 	while (q->count == q->cap || (q->count && q->bytes + j->n > q->max_bytes)) {
 		q->producer_waits = true;
-		pthread_cond_signal(&q->not_empty); /* a batching consumer must not wait for more */
+		if (q->sleepers)
+			pthread_cond_signal(&q->not_empty); /* a batching consumer must not wait for more */
 		pthread_cond_wait(&q->not_full, &q->mu);
 	}
 	q->producer_waits = false;
 	q->ring[(q->head + q->count) % q->cap] = *j;
 	q->count++;
 	q->bytes += j->n;
-	if (q->count >= q->min_pop)
-		pthread_cond_signal(&q->not_empty);
+	wake = q->sleepers && q->count >= q->min_pop;
 	pthread_mutex_unlock(&q->mu);
+	/* after the unlock, so that the woken thread does not block on the
+	 * mutex at once; it is inside pthread_cond_wait, sleepers says so */
+	if (wake)
+		pthread_cond_signal(&q->not_empty);
 }
 
-static bool queue_pop(queue *q, job *j)
+/* Take up to max jobs (at least one) into out, under one lock; 0 once the
+ * queue is closed and empty.  A consumer with min_pop > 1 takes its whole
+ * batch here, rather than waiting for min_pop again after the first job. */
+static size_t queue_pop_batch(queue *q, job *out, size_t max)
 {
+	size_t n = 0;
+	bool wake;
 	pthread_mutex_lock(&q->mu);
-	while ((!q->count || (q->count < q->min_pop && !q->producer_waits)) && !q->closed)
+	while ((!q->count || (q->count < q->min_pop && !q->producer_waits)) && !q->closed) {
+		q->sleepers++;
 		pthread_cond_wait(&q->not_empty, &q->mu);
-	if (q->count == 0) {
-		pthread_mutex_unlock(&q->mu);
-		return false;
+		q->sleepers--;
 	}
-	*j = q->ring[q->head];
-	q->head = (q->head + 1) % q->cap;
-	q->count--;
-	q->bytes -= j->n;
-	if (q->count <= q->cap / 2 && q->bytes <= q->max_bytes / 2)
-		pthread_cond_signal(&q->not_full); /* the producer may go on: half drained */
+	for (; n < max && q->count; n++) {
+		out[n] = q->ring[q->head];
+		q->head = (q->head + 1) % q->cap;
+		q->count--;
+		q->bytes -= out[n].n;
+	}
+	/* the producer may go on once the queue is half drained */
+	wake = q->producer_waits && q->count <= q->cap / 2 && q->bytes <= q->max_bytes / 2;
+	if (wake)
+		q->producer_waits = false;
 	pthread_mutex_unlock(&q->mu);
-	return true;
+	if (wake)
+		pthread_cond_signal(&q->not_full);
+	return n;
 }
+
+static bool queue_pop(queue *q, job *j) { return queue_pop_batch(q, j, 1) == 1; }
 
 static void queue_close(queue *q)
 {
@@ -310,12 +329,16 @@ static void *worker_main(void *arg)
 static void *tree_writer_main(void *arg)
 {
 	archiver *a = arg;
-	job j;
+	job batch[TREE_BATCH];
+	size_t n, i;
 	int rc;
-	while (queue_pop(&a->tq, &j)) {
-		if (!worker_failed(a) && (rc = arca_repo_blob_store(a->tw, ARCA_BLOB_TREE, &j.id, j.data, j.n)))
-			worker_fail(a, rc);
-		free(j.data);
+	while ((n = queue_pop_batch(&a->tq, batch, TREE_BATCH))) {
+		for (i = 0; i < n; i++) {
+			if (!worker_failed(a) &&
+			    (rc = arca_repo_blob_store(a->tw, ARCA_BLOB_TREE, &batch[i].id, batch[i].data, batch[i].n)))
+				worker_fail(a, rc);
+			free(batch[i].data);
+		}
 	}
 	return NULL;
 }
@@ -1161,7 +1184,7 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 	if ((rc = queue_init(&a.tq, 256)))
 		goto out;
 	a.tq.max_bytes = 4u << 20;
-	a.tq.min_pop = 32; /* the tree writer works in batches */
+	a.tq.min_pop = TREE_BATCH; /* the tree writer works in batches */
 	/* without the thread, save_tree stores trees itself */
 	a.tree_thread_running = !pthread_create(&a.tree_thread, NULL, tree_writer_main, &a);
 

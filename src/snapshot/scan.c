@@ -25,6 +25,11 @@
  * 160 bytes each), though a bigger directory is never refused when the
  * queue is empty. */
 #define MAX_ENTRIES_AHEAD 65536u
+/* An archiver that ran dry sleeps until this many listings are queued (or
+ * the scanner is blocked or done): on an unchanged tree the archiver is the
+ * faster of the two, and a wake-up per directory is two context switches
+ * per directory on each side. */
+#define WAKE_BATCH 8u
 
 void arca_listing_release(arca_listing *l)
 {
@@ -158,7 +163,8 @@ struct arca_scanner {
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t not_empty, not_full;
+	bool consumer_waits, producer_waits; /* asleep, and not yet signalled */
 	arca_listing **q;
 	size_t cap, head, count;
 	size_t entries; /* in the queued listings, bounded by MAX_ENTRIES_AHEAD */
@@ -170,23 +176,51 @@ struct arca_scanner {
 	void *payload;
 };
 
-/* Queue l with a reference for the archiver; false once stopped. */
+static bool queue_full(const arca_scanner *s, size_t n)
+{
+	return s->count == s->cap || (s->count && s->entries + n > MAX_ENTRIES_AHEAD);
+}
+
+/* Queue l with a reference for the archiver; false once stopped.  The
+ * archiver is woken once a batch is queued, or when this thread is about
+ * to block on a full queue. */
 static bool push(arca_scanner *s, arca_listing *l)
 {
-	bool ok;
+	bool ok, wake = false;
 	pthread_mutex_lock(&s->mu);
-	while ((s->count == s->cap || (s->count && s->entries + l->n > MAX_ENTRIES_AHEAD)) && !s->stop)
-		pthread_cond_wait(&s->cv, &s->mu);
+	while (queue_full(s, l->n) && !s->stop) {
+		s->producer_waits = true;
+		if (s->consumer_waits) {
+			s->consumer_waits = false;
+			pthread_cond_signal(&s->not_empty);
+		}
+		pthread_cond_wait(&s->not_full, &s->mu);
+	}
+	s->producer_waits = false;
 	ok = !s->stop;
 	if (ok) {
 		__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
 		s->q[(s->head + s->count) % s->cap] = l;
 		s->count++;
 		s->entries += l->n;
-		pthread_cond_broadcast(&s->cv);
+		if (s->consumer_waits && (s->count >= WAKE_BATCH || queue_full(s, 0))) {
+			s->consumer_waits = false;
+			wake = true;
+		}
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (wake) /* it is inside pthread_cond_wait: it set the flag under the lock */
+		pthread_cond_signal(&s->not_empty);
 	return ok;
+}
+
+/* Under s->mu: stop, and wake both sides. */
+static void stop_locked(arca_scanner *s)
+{
+	s->stop = true;
+	s->consumer_waits = s->producer_waits = false;
+	pthread_cond_broadcast(&s->not_empty);
+	pthread_cond_broadcast(&s->not_full);
 }
 
 /* Depth first, a directory's listing before its subdirectories' (the
@@ -243,7 +277,8 @@ static void *scanner_main(void *arg)
 	}
 	pthread_mutex_lock(&s->mu);
 	s->finished = true;
-	pthread_cond_broadcast(&s->cv);
+	s->consumer_waits = false;
+	pthread_cond_broadcast(&s->not_empty);
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
@@ -257,7 +292,8 @@ int arca_scanner_start(arca_scanner **out, char *const *roots, size_t n, arca_sc
 	if (!s)
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->not_empty, NULL);
+	pthread_cond_init(&s->not_full, NULL);
 	s->cap = max_ahead ? max_ahead : 1;
 	s->filter = filter;
 	s->payload = payload;
@@ -286,17 +322,25 @@ arca_listing *arca_scanner_next(arca_scanner *s, const char *path)
 	if (!s)
 		return NULL;
 	pthread_mutex_lock(&s->mu);
-	while (!s->count && !s->finished && !s->stop)
-		pthread_cond_wait(&s->cv, &s->mu);
+	if (!s->count)
+		while (s->count < WAKE_BATCH && !s->producer_waits && !s->finished && !s->stop) {
+			s->consumer_waits = true;
+			pthread_cond_wait(&s->not_empty, &s->mu);
+		}
+	s->consumer_waits = false;
 	if (s->count && !s->stop && !strcmp(s->q[s->head]->path, path)) {
 		l = s->q[s->head];
 		s->head = (s->head + 1) % s->cap;
 		s->count--;
 		s->entries -= l->n;
+		/* a blocked scanner goes on once the queue is half drained */
+		if (s->producer_waits && s->count <= s->cap / 2 && s->entries <= MAX_ENTRIES_AHEAD / 2) {
+			s->producer_waits = false;
+			pthread_cond_signal(&s->not_full);
+		}
 	} else {
-		s->stop = true; /* out of step or finished: the caller lists from here on */
+		stop_locked(s); /* out of step or finished: the caller lists from here on */
 	}
-	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	return l;
 }
@@ -308,8 +352,7 @@ void arca_scanner_free(arca_scanner *s)
 		return;
 	if (s->started) {
 		pthread_mutex_lock(&s->mu);
-		s->stop = true;
-		pthread_cond_broadcast(&s->cv);
+		stop_locked(s);
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->thread, NULL);
 	}
@@ -320,6 +363,7 @@ void arca_scanner_free(arca_scanner *s)
 	free(s->roots);
 	free(s->q);
 	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->not_empty);
+	pthread_cond_destroy(&s->not_full);
 	free(s);
 }
