@@ -13,6 +13,7 @@
  */
 #include "arca/snapshot.h"
 #include "snapshot/scan.h"
+#include "util/bytering.h"
 #include "util/timefmt.h"
 
 #include <errno.h>
@@ -36,7 +37,6 @@ typedef struct job {
 	arca_id id;
 	uint8_t *data;
 	size_t n;
-	size_t cap;     /* of data, for the buffer pool */
 	bool hash;      /* the worker computes the id and claims it (big files, streams) */
 	size_t slot;    /* with hash: index of the id in the archiver's chunk list */
 } job;
@@ -58,86 +58,23 @@ typedef struct queue {
 	size_t sleepers;         /* consumers inside pthread_cond_wait */
 	bool producer_waits;     /* then a consumer takes what there is */
 	bool closed;
+	arca_ring *data_ring;    /* where jobs' data may come from (else malloc) */
 } queue;
 
-/*
- * Chunk buffers are recycled: fresh multi-megabyte allocations come from
- * mmap and every first touch of a page is a fault (expensive, in VMs
- * especially), so the same few buffers circulate between the walker and
- * the workers.  At most `max_free` idle buffers, `max_free_bytes` in all,
- * are kept.
- */
-typedef struct bufpool {
-	pthread_mutex_t mu;
-	uint8_t **free_bufs;
-	size_t *free_caps;
-	size_t nfree, max_free;
-	size_t free_bytes, max_free_bytes;
-} bufpool;
-
-static uint8_t *pool_get(bufpool *p, size_t n, size_t *cap)
+/* Chunk buffers come from a ring (util/bytering.h), or from malloc when
+ * it is full. */
+static uint8_t *chunk_buf_get(arca_ring *ring, size_t n)
 {
-	uint8_t *b = NULL;
-	size_t i, best = SIZE_MAX;
-	pthread_mutex_lock(&p->mu);
-	for (i = 0; i < p->nfree; i++)
-		if (p->free_caps[i] >= n && (best == SIZE_MAX || p->free_caps[i] < p->free_caps[best]))
-			best = i;
-	if (best == SIZE_MAX && p->nfree)
-		best = p->nfree - 1; /* too small: grow it */
-	if (best != SIZE_MAX) {
-		b = p->free_bufs[best];
-		*cap = p->free_caps[best];
-		p->free_bytes -= *cap;
-		p->free_bufs[best] = p->free_bufs[p->nfree - 1];
-		p->free_caps[best] = p->free_caps[p->nfree - 1];
-		p->nfree--;
-	}
-	pthread_mutex_unlock(&p->mu);
-	if (b && *cap >= n)
-		return b;
-	free(b);
-	*cap = n ? n : 1;
-	return malloc(*cap);
+	uint8_t *b = arca_ring_get(ring, n);
+	return b ? b : malloc(n ? n : 1);
 }
 
-static void pool_put(bufpool *p, uint8_t *b, size_t cap)
+static void chunk_buf_put(arca_ring *ring, uint8_t *b)
 {
-	if (!b)
-		return;
-	pthread_mutex_lock(&p->mu);
-	if (p->nfree < p->max_free && p->free_bytes + cap <= p->max_free_bytes) {
-		p->free_bufs[p->nfree] = b;
-		p->free_caps[p->nfree] = cap;
-		p->nfree++;
-		p->free_bytes += cap;
-		b = NULL;
-	}
-	pthread_mutex_unlock(&p->mu);
-	free(b);
-}
-
-static int pool_init(bufpool *p, size_t max_free, size_t max_free_bytes)
-{
-	memset(p, 0, sizeof(*p));
-	p->max_free_bytes = max_free_bytes;
-	pthread_mutex_init(&p->mu, NULL);
-	p->free_bufs = calloc(max_free, sizeof(*p->free_bufs));
-	p->free_caps = calloc(max_free, sizeof(*p->free_caps));
-	p->max_free = max_free;
-	if (!p->free_bufs || !p->free_caps)
-		return arca_error_set(ARCA_NOMEM, "out of memory");
-	return 0;
-}
-
-static void pool_destroy(bufpool *p)
-{
-	size_t i;
-	for (i = 0; i < p->nfree; i++)
-		free(p->free_bufs[i]);
-	free(p->free_bufs);
-	free(p->free_caps);
-	pthread_mutex_destroy(&p->mu);
+	if (arca_ring_owns(ring, b))
+		arca_ring_put(ring, b);
+	else
+		free(b);
 }
 
 typedef struct archiver {
@@ -149,7 +86,7 @@ typedef struct archiver {
 	arca_repo_reader *rd;
 	arca_repo_writer *tw;
 	queue q;
-	bufpool pool;
+	arca_ring *bufs; /* chunk buffers */
 	pthread_t *workers;
 	unsigned nworkers;
 	/* Trees are stored by their own thread (see save_tree), through tw. */
@@ -261,7 +198,7 @@ static void queue_destroy(queue *q)
 {
 	size_t i;
 	for (i = 0; i < q->count; i++)
-		free(q->ring[(q->head + i) % q->cap].data);
+		chunk_buf_put(q->data_ring, q->ring[(q->head + i) % q->cap].data);
 	free(q->ring);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->not_empty);
@@ -310,7 +247,7 @@ static void *worker_main(void *arg)
 		if (store && w && !worker_failed(a) &&
 		    (rc = arca_repo_blob_store(w, ARCA_BLOB_DATA, &j.id, j.data, j.n)))
 			worker_fail(a, rc);
-		pool_put(&a->pool, j.data, j.cap);
+		chunk_buf_put(a->bufs, j.data);
 		if (j.hash) {
 			pthread_mutex_lock(&a->ids_mu);
 			if (--a->ids_pending == 0)
@@ -474,7 +411,7 @@ static int emit_chunk(archiver *a, const uint8_t *p, size_t n, bool hash_in_work
 		j.id = id;
 	}
 	j.n = n;
-	j.data = pool_get(&a->pool, n, &j.cap);
+	j.data = chunk_buf_get(a->bufs, n);
 	if (!j.data)
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	memcpy(j.data, p, n);
@@ -639,7 +576,6 @@ static int save_tree(archiver *a, arca_tree *t, arca_id *out)
 	j.id = *out;
 	j.data = b.data;
 	j.n = b.len;
-	j.cap = b.cap;
 	b = (arca_buf)ARCA_BUF_INIT; /* the writer frees it */
 	queue_push(&a->tq, &j);
 	rc = 0;
@@ -1163,12 +1099,13 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 	a.nworkers = o->threads ? o->threads : (unsigned)(ncpu > 0 ? ncpu : 2);
 	if (a.nworkers > 64)
 		a.nworkers = 64;
-	/* Idle chunk buffers are kept up to the queue's budget, so that they
-	 * circulate instead of being freed and faulted in again. */
+	/* The ring holds the queue's budget (two maximal chunks), one chunk per
+	 * worker, and one the walker is filling, with room to spare. */
 	if ((rc = queue_init(&a.q, a.nworkers * 4 + 4)) ||
-	    (rc = pool_init(&a.pool, a.nworkers * 4 + 4, (size_t)a.cp.max * 2)))
+	    (rc = arca_ring_new(&a.bufs, (size_t)a.cp.max * (a.nworkers + 2), a.nworkers * 4 + 8)))
 		goto out;
 	a.q.max_bytes = (size_t)a.cp.max * 2;
+	a.q.data_ring = a.bufs;
 	a.workers = calloc(a.nworkers, sizeof(pthread_t));
 	if (!a.workers) {
 		rc = arca_error_set(ARCA_NOMEM, "out of memory");
@@ -1268,8 +1205,7 @@ out:
 		queue_destroy(&a.q);
 	if (a.tq.ring)
 		queue_destroy(&a.tq);
-	if (a.pool.free_bufs)
-		pool_destroy(&a.pool);
+	arca_ring_free(a.bufs);
 	arca_snapshot_free(snap);
 	arca_tree_free(ptree);
 	arca_snapshot_list_free(&list);

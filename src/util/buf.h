@@ -22,7 +22,12 @@ typedef struct arca_buf {
 
 #define ARCA_BUF_INIT { NULL, 0, 0 }
 
+/* Room for extra more bytes (and a NUL).  From 4 MiB on, the room is
+ * allocated as arca_alloc_big() does. */
 int arca_buf_reserve(arca_buf *b, size_t extra);
+/* malloc(n), but from 4 MiB on 2 MiB-aligned, rounded up to 2 MiB and
+ * advised for transparent huge pages (see buf.c); free() it. */
+void *arca_alloc_big(size_t n);
 int arca_buf_put(arca_buf *b, const void *p, size_t n);
 int arca_buf_puts(arca_buf *b, const char *s);
 int arca_buf_printf(arca_buf *b, const char *fmt, ...)

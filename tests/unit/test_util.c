@@ -7,6 +7,7 @@
  */
 #include "arca/error.h"
 #include "util/buf.h"
+#include "util/bytering.h"
 #include "util/enc.h"
 #include "util/json.h"
 #include "util/timefmt.h"
@@ -207,6 +208,90 @@ static void check_varint(uint64_t v, const uint8_t *want, size_t wn)
 	assert_true(arca_dec_ok(&d));
 	assert_int_equal(arca_dec_left(&d), 0);
 	arca_buf_free(&b);
+}
+
+/* Big buffers: huge-page-aligned room, contents kept across growth. */
+static void test_buf_big(void **state)
+{
+	arca_buf b = ARCA_BUF_INIT;
+	uint8_t chunk[4096];
+	size_t i;
+	void *p;
+	(void)state;
+	for (i = 0; i < sizeof(chunk); i++)
+		chunk[i] = (uint8_t)(i * 7);
+	for (i = 0; i < 3000; i++) /* ~12 MiB: grows through the 4 MiB threshold */
+		assert_int_equal(arca_buf_put(&b, chunk, sizeof(chunk)), 0);
+	assert_true(b.cap >= 3000 * sizeof(chunk));
+	assert_int_equal((uintptr_t)b.data % (2u << 20), 0);
+	for (i = 0; i < 3000; i += 997)
+		assert_memory_equal(b.data + i * sizeof(chunk), chunk, sizeof(chunk));
+	arca_buf_free(&b);
+	p = arca_alloc_big(100);
+	assert_non_null(p);
+	free(p);
+	p = arca_alloc_big((5u << 20) + 1);
+	assert_non_null(p);
+	assert_int_equal((uintptr_t)p % (2u << 20), 0);
+	memset(p, 1, (5u << 20) + 1);
+	free(p);
+}
+
+/* The ring: room handed out in order, taken back in any order, wraps
+ * around, and says "no room" instead of overlapping live buffers. */
+static void test_bytering(void **state)
+{
+	arca_ring *r;
+	uint8_t *a, *b, *c, *d, *e;
+	(void)state;
+	assert_int_equal(arca_ring_new(&r, 1000, 4), 0);
+	assert_null(arca_ring_get(r, 1001)); /* bigger than the ring */
+	a = arca_ring_get(r, 300);            /* [0, 320) */
+	b = arca_ring_get(r, 300);            /* [320, 640) */
+	c = arca_ring_get(r, 300);            /* [640, 960) */
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_true(b >= a + 300 && c >= b + 300);
+	assert_true(arca_ring_owns(r, a) && arca_ring_owns(r, c + 299));
+	assert_false(arca_ring_owns(r, NULL));
+	assert_false(arca_ring_owns(NULL, a));
+	memset(a, 'a', 300);
+	memset(b, 'b', 300);
+	memset(c, 'c', 300);
+	assert_null(arca_ring_get(r, 100)); /* 40 bytes left at the end, none at the start */
+	arca_ring_put(r, b);                 /* out of order: the tail stays at a */
+	assert_null(arca_ring_get(r, 100));
+	arca_ring_put(r, a);                 /* the tail moves past a and b */
+	d = arca_ring_get(r, 600);           /* wraps: [0, 640) is free */
+	assert_ptr_equal(d, a);
+	memset(d, 'd', 600);
+	assert_null(arca_ring_get(r, 64));  /* wrapped: head 640, tail 640 */
+	assert_int_equal(c[0], 'c');
+	assert_int_equal(c[299], 'c');
+	arca_ring_put(r, c);
+	e = arca_ring_get(r, 300); /* after d, in [640, 1000) */
+	assert_non_null(e);
+	assert_true(e >= d + 600);
+	arca_ring_put(r, d);
+	arca_ring_put(r, e);
+	/* at most 4 buffers at a time, however small */
+	a = arca_ring_get(r, 1);
+	b = arca_ring_get(r, 1);
+	c = arca_ring_get(r, 1);
+	d = arca_ring_get(r, 1);
+	assert_non_null(d);
+	assert_null(arca_ring_get(r, 1));
+	arca_ring_put(r, c);
+	arca_ring_put(r, (uint8_t *)"not ours"); /* ignored */
+	arca_ring_put(r, a);
+	arca_ring_put(r, b);
+	arca_ring_put(r, d);
+	a = arca_ring_get(r, 1000); /* empty again: the whole ring */
+	assert_non_null(a);
+	arca_ring_put(r, a);
+	arca_ring_free(r);
+	arca_ring_free(NULL);
 }
 
 static void test_varint_boundaries(void **state)
@@ -752,6 +837,8 @@ int main(void)
 		cmocka_unit_test(test_grow_array),
 		cmocka_unit_test(test_buf_printf),
 		cmocka_unit_test(test_buf_detach),
+		cmocka_unit_test(test_buf_big),
+		cmocka_unit_test(test_bytering),
 		cmocka_unit_test(test_varint_boundaries),
 		cmocka_unit_test(test_varint_hostile),
 		cmocka_unit_test(test_fixed_le),
