@@ -764,7 +764,9 @@ static int restore_tree(restorer *s, rdir *d, const arca_id *tree_id, const char
 		rwarn(s, "%s: %s (contents skipped)", path[0] ? path : "/", arca_error_message());
 		return 0;
 	}
-	for (i = 0; i < t->n && !(rc = get_fatal(s)); i++) {
+	/* a worker's fatal error stops the walk; arca_restore reports it with
+	 * the worker's message (this thread has none) */
+	for (i = 0; i < t->n && !get_fatal(s); i++) {
 		const arca_node *n = &t->nodes[i];
 		size_t nl = strlen(n->name);
 		int sel;
