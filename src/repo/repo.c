@@ -600,6 +600,7 @@ void arca_repo_close(arca_repo *r)
 	size_t i;
 	if (!r)
 		return;
+	arca_committer_free(r); /* before the lock goes: it may still write */
 	if (r->lock.held)
 		arca_repo_unlock(r);
 	arca_readahead_free(r->ra);

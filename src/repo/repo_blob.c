@@ -4,7 +4,8 @@
  * objects, and keeping the local LMDB index in step with index/.
  *
  * Write order (the durability rule): a pack is put (fsynced, renamed)
- * before any index file names it; an index file is put before the LMDB
+ * before any index file names it (streamed packs by the committer thread,
+ * repo_commit.c); an index file is put before the LMDB
  * cache absorbs it; higher layers write a snapshot only after
  * arca_repo_commit_index().  A crash therefore leaves at worst packs that
  * no index names (adopted by 'repair index', removed by prune), never an
@@ -112,7 +113,7 @@ int arca_repo_writer_new(arca_repo_writer **out, arca_repo *r)
 	return 0;
 }
 
-static void release_claims(arca_repo *r, const arca_blob_entry *e, size_t n)
+void arca_repo_release_claims(arca_repo *r, const arca_blob_entry *e, size_t n)
 {
 	size_t i;
 	pthread_mutex_lock(&r->mu);
@@ -134,7 +135,7 @@ void arca_repo_writer_free(arca_repo_writer *w)
 			size_t n;
 			arca_id pid;
 			if (!arca_pack_writer_finish(w->pw[t], w->z, &pid, &bytes, &e, &n))
-				release_claims(w->r, e, n);
+				arca_repo_release_claims(w->r, e, n);
 		}
 		arca_be_stream_abort(w->stream[t]);
 		arca_pack_writer_free(w->pw[t]);
@@ -228,7 +229,6 @@ static int finish_pack(arca_repo_writer *w, int t)
 	arca_id pid;
 	char key[80];
 	uint64_t packlen;
-	bool commit;
 	int rc;
 	if (!arca_pack_writer_count(w->pw[t]))
 		return 0;
@@ -237,43 +237,55 @@ static int finish_pack(arca_repo_writer *w, int t)
 		w->stream[t] = NULL;
 		return rc;
 	}
-	arca_repo_pack_key(key, &pid);
-	if (w->stream[t]) {
-		rc = arca_be_stream_commit(w->stream[t], key);
-		w->stream[t] = NULL;
-	} else {
-		rc = arca_be_put(r->be, key, bytes->data, bytes->len, 0);
-	}
-	if (rc) {
-		release_claims(r, e, n);
-		arca_pack_writer_reset(w->pw[t]);
-		return rc;
-	}
 	packlen = arca_pack_writer_total(w->pw[t]);
-	copy = malloc(n * sizeof(*copy));
-	if (!copy) {
+	if (!(copy = malloc((n ? n : 1) * sizeof(*copy)))) {
+		arca_repo_release_claims(r, e, n);
+		arca_be_stream_abort(w->stream[t]);
+		w->stream[t] = NULL;
 		arca_pack_writer_reset(w->pw[t]);
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	}
 	memcpy(copy, e, n * sizeof(*copy));
-	pthread_mutex_lock(&r->mu);
-	if ((rc = pending_push_locked(r, &pid, copy, n))) {
-		pthread_mutex_unlock(&r->mu);
+	if (w->stream[t]) { /* streamed: made durable by the committer thread */
+		arca_be_stream *s = w->stream[t];
+		w->stream[t] = NULL;
 		arca_pack_writer_reset(w->pw[t]);
+		return arca_committer_push(r, s, &pid, copy, n, packlen);
+	}
+	arca_repo_pack_key(key, &pid);
+	rc = arca_be_put(r->be, key, bytes->data, bytes->len, 0);
+	arca_pack_writer_reset(w->pw[t]);
+	if (rc) {
+		arca_repo_release_claims(r, copy, n);
+		free(copy);
+		return rc;
+	}
+	return arca_repo_pack_done(r, &pid, copy, n, packlen);
+}
+
+int arca_repo_pack_done(arca_repo *r, const arca_id *pid, arca_blob_entry *entries, size_t n, uint64_t packlen)
+{
+	bool commit;
+	int rc;
+	pthread_mutex_lock(&r->mu);
+	if ((rc = pending_push_locked(r, pid, entries, n))) {
+		pthread_mutex_unlock(&r->mu);
 		return rc;
 	}
 	r->stats.packs_written++;
 	r->stats.stored_bytes_new += packlen;
 	commit = r->npending >= COMMIT_EVERY_PACKS;
 	pthread_mutex_unlock(&r->mu);
-	arca_pack_writer_reset(w->pw[t]);
 	return commit ? commit_pending(r) : 0;
 }
 
 int arca_repo_writer_flush(arca_repo_writer *w)
 {
 	int rc = finish_pack(w, 0);
-	return rc ? rc : finish_pack(w, 1);
+	if (!rc)
+		rc = finish_pack(w, 1);
+	/* durable when this returns, as callers expect (and all failures seen) */
+	return rc ? rc : arca_committer_drain(w->r);
 }
 
 int arca_repo_blob_claim(arca_repo *r, const arca_id *id)
@@ -323,7 +335,11 @@ int arca_repo_blob_save(arca_repo_writer *w, uint8_t type, const void *data, siz
 	return arca_repo_blob_store(w, type, id, data, n);
 }
 
-int arca_repo_commit_index(arca_repo *r) { return commit_pending(r); }
+int arca_repo_commit_index(arca_repo *r)
+{
+	int rc = arca_committer_drain(r);
+	return rc ? rc : commit_pending(r);
+}
 
 int arca_repo_cleanup_leftovers(arca_repo *r, unsigned *removed)
 {

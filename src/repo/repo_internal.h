@@ -62,7 +62,25 @@ struct arca_repo {
 
 	arca_repo_lockstate lock;
 	struct arca_readahead *ra; /* shared read-ahead (remote restores), or NULL */
+	struct arca_committer *committer; /* started by the first streamed pack (under mu) */
 };
+
+/* repo_blob.c: a pack is durable under its name: its blobs join the
+ * pending index (an index file is written every few packs).  Takes
+ * ownership of entries. */
+int arca_repo_pack_done(arca_repo *r, const arca_id *pid, arca_blob_entry *entries, size_t n, uint64_t packlen);
+/* Blobs that were not stored after all: other writers may store them. */
+void arca_repo_release_claims(arca_repo *r, const arca_blob_entry *e, size_t n);
+
+/* repo_commit.c: packs committed off the writers' threads (see there).
+ * push takes ownership of stream and entries; nonzero when an earlier
+ * commit failed.  drain waits until every pushed pack is committed and
+ * reports the first failure since the last report.  free (at close) drops
+ * packs not yet committed. */
+int arca_committer_push(arca_repo *r, arca_be_stream *stream, const arca_id *pid, arca_blob_entry *entries,
+			size_t n, uint64_t packlen);
+int arca_committer_drain(arca_repo *r);
+void arca_committer_free(arca_repo *r);
 
 /* repo_readahead.c */
 typedef struct arca_readahead arca_readahead;
