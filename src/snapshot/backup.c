@@ -439,7 +439,8 @@ static int chunk_fd(archiver *a, int fd, const char *path, uint64_t expect, uint
 	a->nchunks = 0;
 	for (;;) {
 		while (!eof && len < max) {
-			ssize_t got = read(fd, a->buf + start + len, a->bufcap - start - len);
+			size_t want = a->bufcap - start - len;
+			ssize_t got = read(fd, a->buf + start + len, want);
 			if (got < 0) {
 				if (errno == EINTR)
 					continue;
@@ -452,6 +453,11 @@ static int chunk_fd(archiver *a, int fd, const char *path, uint64_t expect, uint
 				a->observed->observe(a->observed->payload, a->buf + start + len, (size_t)got);
 			len += (size_t)got;
 			*size += (uint64_t)got;
+			/* a short read that ends where stat said the file ends is
+			 * its end: no second read() just to see 0 (one system call
+			 * per small file) */
+			if (got > 0 && (size_t)got < want && *size == expect)
+				eof = true;
 			a->st.bytes_read += (uint64_t)got;
 			a->prog.bytes += (uint64_t)got;
 		}
