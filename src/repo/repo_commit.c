@@ -90,6 +90,7 @@ static void *committer_main(void *arg)
 		c->head = (c->head + 1) % QUEUE_MAX;
 		c->count--;
 		c->busy = true;
+		pthread_cond_broadcast(&c->room); /* a writer waiting for a slot goes on */
 		pthread_mutex_unlock(&c->mu);
 		commit_one(r, &p);
 		pthread_mutex_lock(&c->mu);

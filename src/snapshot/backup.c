@@ -1137,11 +1137,16 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 	a.nworkers = o->threads ? o->threads : (unsigned)(ncpu > 0 ? ncpu : 2);
 	if (a.nworkers > 64)
 		a.nworkers = 64;
-	/* The ring holds the queue's budget (two maximal chunks), one chunk per
-	 * worker, and one the walker is filling, with room to spare. */
-	if ((rc = queue_init(&a.q, a.nworkers * 4 + 4)) ||
-	    (rc = arca_ring_new(&a.bufs, (size_t)a.cp.max * (a.nworkers + 2), a.nworkers * 4 + 8)))
+	/* The ring holds the queue's budget (two maximal chunks) and two more,
+	 * whatever the number of workers (its pages stay resident once
+	 * touched); beyond that, and if it cannot be had, chunk buffers come
+	 * from malloc. */
+	if ((rc = queue_init(&a.q, a.nworkers * 4 + 4)))
 		goto out;
+	if (arca_ring_new(&a.bufs, (size_t)a.cp.max * 4, a.nworkers * 8 + 8)) {
+		arca_error_clear();
+		a.bufs = NULL;
+	}
 	a.q.max_bytes = (size_t)a.cp.max * 2;
 	a.q.data_ring = a.bufs;
 	a.q.min_pop = WORKER_BATCH;

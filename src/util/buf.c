@@ -47,6 +47,8 @@ int arca_buf_reserve(arca_buf *b, size_t extra)
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	if (cap >= HUGE_MIN) {
+		if (cap > SIZE_MAX - (HUGE_PAGE - 1))
+			return arca_error_set(ARCA_NOMEM, "buffer size overflow");
 		cap = (cap + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
 		p = arca_alloc_big(cap);
 		if (p && b->len)

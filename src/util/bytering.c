@@ -25,13 +25,15 @@ struct arca_ring {
 
 int arca_ring_new(arca_ring **out, size_t bytes, size_t max_spans)
 {
-	arca_ring *r = calloc(1, sizeof(*r));
+	arca_ring *r;
 	*out = NULL;
-	if (!r)
+	if (!bytes)
+		return arca_error_set(ARCA_INVAL, "a buffer ring needs room");
+	if (!(r = calloc(1, sizeof(*r))))
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	r->size = bytes;
 	r->cap = max_spans ? max_spans : 1;
-	r->base = arca_alloc_big(bytes ? bytes : 1);
+	r->base = arca_alloc_big(bytes);
 	r->spans = calloc(r->cap, sizeof(span));
 	if (!r->base || !r->spans) {
 		free(r->base);

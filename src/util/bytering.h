@@ -21,11 +21,13 @@
 
 typedef struct arca_ring arca_ring;
 
-/* A ring of `bytes` bytes holding at most max_spans buffers at a time. */
+/* A ring of `bytes` (> 0) bytes holding at most max_spans buffers at a time. */
 int arca_ring_new(arca_ring **out, size_t bytes, size_t max_spans);
 /* Every buffer must have been given back.  Accepts NULL. */
 void arca_ring_free(arca_ring *r);
-/* n contiguous bytes (64-byte aligned), or NULL when there is no room now. */
+/* n contiguous bytes (at a multiple of 64 bytes from the block's start, and
+ * the block is at least malloc-aligned), or NULL when there is no room now
+ * (or r is NULL). */
 void *arca_ring_get(arca_ring *r, size_t n);
 /* Whether p was handed out by r (false for NULL or a NULL ring). */
 bool arca_ring_owns(const arca_ring *r, const void *p);

@@ -78,6 +78,9 @@ static void test_buf_reserve_overflow(void **state)
 	assert_int_equal(arca_buf_puts(&b, "keep"), 0);
 	assert_int_equal(arca_buf_reserve(&b, SIZE_MAX), ARCA_NOMEM);
 	assert_int_equal(arca_buf_reserve(&b, SIZE_MAX - 4), ARCA_NOMEM);
+	/* within a huge page of SIZE_MAX: rounding the room up must not wrap */
+	assert_int_equal(arca_buf_reserve(&b, SIZE_MAX - 100), ARCA_NOMEM);
+	assert_int_equal(arca_buf_reserve(&b, SIZE_MAX - (3u << 20)), ARCA_NOMEM);
 	/* unchanged */
 	assert_int_equal(b.len, 4);
 	assert_memory_equal(b.data, "keep", 4);
@@ -244,6 +247,9 @@ static void test_bytering(void **state)
 	arca_ring *r;
 	uint8_t *a, *b, *c, *d, *e;
 	(void)state;
+	assert_int_equal(arca_ring_new(&r, 0, 4), ARCA_INVAL);
+	assert_null(r);
+	assert_null(arca_ring_get(NULL, 10));
 	assert_int_equal(arca_ring_new(&r, 1000, 4), 0);
 	assert_null(arca_ring_get(r, 1001)); /* bigger than the ring */
 	a = arca_ring_get(r, 300);            /* [0, 320) */
