@@ -428,7 +428,8 @@ static int read_tree_pack(arca_repo_reader *rd, const arca_index_loc *loc, const
 		for (i = 0; i < TREE_PACKS; i++) /* the empty or least recently used slot */
 			if (!slot || rd->trees[i].used < slot->used)
 				slot = &rd->trees[i];
-		if ((rc = arca_be_stat(r->be, key, &size)))
+		/* a remote restore's read-ahead listed data/: no HEAD needed */
+		if (!(size = arca_readahead_size(r->ra, &loc->pack)) && (rc = arca_be_stat(r->be, key, &size)))
 			return rc;
 		if (size > TREE_PACK_MAX || loc->offset + loc->stored_len > size) {
 			arca_buf_clear(&rd->stored); /* too big to keep, or damaged: just the blob */

@@ -92,6 +92,9 @@ int arca_readahead_read(arca_readahead *ra, const arca_id *pack, uint64_t off, u
  * then read through it. */
 bool arca_readahead_whole(const arca_readahead *ra);
 void arca_readahead_expect(arca_readahead *ra, const arca_id *blobs, size_t n);
+/* A pack's size from the read-ahead's listing of data/, or 0 (not listed,
+ * or ra is NULL). */
+uint64_t arca_readahead_size(const arca_readahead *ra, const arca_id *pack);
 
 int arca_repo_config_decode(arca_repo *r, const uint8_t *raw, size_t n);
 /* Parse a key file / lock object without using it (for fuzzing and

@@ -165,6 +165,12 @@ static uint64_t pack_size(const arca_readahead *ra, const arca_id *pack)
 	return size;
 }
 
+/* (the sizes are written once, by arca_repo_readahead_enable: no lock) */
+uint64_t arca_readahead_size(const arca_readahead *ra, const arca_id *pack)
+{
+	return ra ? pack_size(ra, pack) : 0;
+}
+
 /* packs mode: expected loads left from pack (0 when none or unknown). */
 static int64_t need_of(const arca_readahead *ra, const arca_id *pack)
 {
