@@ -4,8 +4,8 @@
  * objects, and keeping the local LMDB index in step with index/.
  *
  * Write order (the durability rule): a pack is put (fsynced, renamed)
- * before any index file names it (streamed packs by the committer thread,
- * repo_commit.c); an index file is put before the LMDB
+ * before any index file names it (by the committer thread, repo_commit.c);
+ * an index file is put before the LMDB
  * cache absorbs it; higher layers write a snapshot only after
  * arca_repo_commit_index().  A crash therefore leaves at worst packs that
  * no index names (adopted by 'repair index', removed by prune), never an
@@ -223,11 +223,11 @@ static int finish_pack(arca_repo_writer *w, int t)
 {
 	arca_repo *r = w->r;
 	const arca_buf *bytes;
+	arca_be_stream *stream;
 	const arca_blob_entry *e;
 	arca_blob_entry *copy = NULL;
 	size_t n;
 	arca_id pid;
-	char key[80];
 	uint64_t packlen;
 	int rc;
 	if (!arca_pack_writer_count(w->pw[t]))
@@ -237,30 +237,21 @@ static int finish_pack(arca_repo_writer *w, int t)
 		w->stream[t] = NULL;
 		return rc;
 	}
+	/* the writer streams (its sink is set at creation): finish handed every
+	 * byte, trailer included, to w->stream[t] */
 	packlen = arca_pack_writer_total(w->pw[t]);
-	if (!(copy = malloc((n ? n : 1) * sizeof(*copy)))) {
+	stream = w->stream[t];
+	w->stream[t] = NULL;
+	if (!stream || !(copy = malloc((n ? n : 1) * sizeof(*copy)))) {
 		arca_repo_release_claims(r, e, n);
-		arca_be_stream_abort(w->stream[t]);
-		w->stream[t] = NULL;
+		arca_be_stream_abort(stream);
 		arca_pack_writer_reset(w->pw[t]);
-		return arca_error_set(ARCA_NOMEM, "out of memory");
+		return stream ? arca_error_set(ARCA_NOMEM, "out of memory")
+			      : arca_error_set(ARCA_ERROR, "internal error: a finished pack has no stream");
 	}
 	memcpy(copy, e, n * sizeof(*copy));
-	if (w->stream[t]) { /* streamed: made durable by the committer thread */
-		arca_be_stream *s = w->stream[t];
-		w->stream[t] = NULL;
-		arca_pack_writer_reset(w->pw[t]);
-		return arca_committer_push(r, s, &pid, copy, n, packlen);
-	}
-	arca_repo_pack_key(key, &pid);
-	rc = arca_be_put(r->be, key, bytes->data, bytes->len, 0);
 	arca_pack_writer_reset(w->pw[t]);
-	if (rc) {
-		arca_repo_release_claims(r, copy, n);
-		free(copy);
-		return rc;
-	}
-	return arca_repo_pack_done(r, &pid, copy, n, packlen);
+	return arca_committer_push(r, stream, &pid, copy, n, packlen); /* made durable there */
 }
 
 int arca_repo_pack_done(arca_repo *r, const arca_id *pid, arca_blob_entry *entries, size_t n, uint64_t packlen)

@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +19,21 @@
 #define HUGE_PAGE (2u << 20)
 #define HUGE_MIN (4u << 20)
 
+/* n rounded up to whole huge pages; false if that overflows. */
+static bool huge_round(size_t n, size_t *out)
+{
+	if (n > SIZE_MAX - (HUGE_PAGE - 1))
+		return false;
+	*out = (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+	return true;
+}
+
 void *arca_alloc_big(size_t n)
 {
 	void *p = NULL;
 	if (n < HUGE_MIN)
 		return malloc(n);
-	if (n > SIZE_MAX - HUGE_PAGE)
-		return NULL;
-	n = (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
-	if (posix_memalign(&p, HUGE_PAGE, n))
+	if (!huge_round(n, &n) || posix_memalign(&p, HUGE_PAGE, n))
 		return NULL;
 #ifdef MADV_HUGEPAGE
 	(void)madvise(p, n, MADV_HUGEPAGE); /* a hint: without it, small pages */
@@ -46,15 +53,14 @@ int arca_buf_reserve(arca_buf *b, size_t extra)
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	if (cap >= HUGE_MIN) {
-		if (cap > SIZE_MAX - (HUGE_PAGE - 1))
+	if (cap >= HUGE_MIN) { /* the room arca_alloc_big gives: whole huge pages */
+		if (!huge_round(cap, &cap))
 			return arca_error_set(ARCA_NOMEM, "buffer size overflow");
-		cap = (cap + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
-		p = arca_alloc_big(cap);
-		if (p && b->len)
-			memcpy(p, b->data, b->len);
-		if (p)
+		if ((p = arca_alloc_big(cap))) {
+			if (b->len)
+				memcpy(p, b->data, b->len);
 			free(b->data);
+		}
 	} else {
 		p = realloc(b->data, cap);
 	}
