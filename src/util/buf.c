@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,10 +20,11 @@
 #define HUGE_PAGE (2u << 20)
 #define HUGE_MIN (4u << 20)
 
-/* n rounded up to whole huge pages; false if that overflows. */
+/* n rounded up to whole huge pages; false past the largest object size
+ * (PTRDIFF_MAX: requests beyond it never reach the allocator). */
 static bool huge_round(size_t n, size_t *out)
 {
-	if (n > SIZE_MAX - (HUGE_PAGE - 1))
+	if (n > (size_t)PTRDIFF_MAX - (HUGE_PAGE - 1))
 		return false;
 	*out = (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
 	return true;
