@@ -61,6 +61,22 @@ int arca_be_remove_batch(arca_backend *be, const char *const *keys, size_t n, in
 const char *arca_be_location(arca_backend *be);
 
 /*
+ * Fetch whole objects keys[0..n) with up to `conns` GETs in flight (one at
+ * a time on a local backend) and call got(i, rc, data, payload) for each,
+ * on the calling thread and in key order.  rc is 0 or that object's
+ * failure, whose message is then this thread's error record; data is
+ * borrowed for the call (a callback that keeps the bytes moves the
+ * arca_buf out and leaves ARCA_BUF_INIT behind).  A non-zero return from
+ * got stops the fetching and is returned.  At most 2 * conns objects are
+ * held at once.
+ */
+typedef int (*arca_be_got_fn)(size_t i, int rc, arca_buf *data, void *payload);
+int arca_be_get_many(arca_backend *be, const char *const *keys, size_t n, unsigned conns, arca_be_got_fn got,
+		     void *payload);
+/* In-flight requests for arca_be_get_many on metadata (index, snapshots). */
+#define ARCA_BE_META_CONNS 8
+
+/*
  * Streaming put: write an object in pieces when its name is known only at
  * the end (packs are named by their hash).  Uses the driver's streaming
  * interface, or buffers in memory and puts at commit.  commit and abort

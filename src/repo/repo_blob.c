@@ -697,19 +697,14 @@ static int check_absorbed(const arca_id *file, void *payload)
 	return 0;
 }
 
-static int absorb_file(arca_repo *r, arca_zctx *z, const arca_id *fid)
+/* Add one fetched index file to the local index. */
+static int absorb_file(arca_repo *r, arca_zctx *z, const arca_id *fid, const char *key, const arca_buf *data)
 {
-	char hex[65], key[80];
-	arca_buf data = ARCA_BUF_INIT;
 	arca_idx_file *f = NULL;
 	arca_index_batch *b = NULL;
 	size_t i;
 	int rc;
-	arca_id_hex(hex, fid);
-	snprintf(key, sizeof(key), "index/%s", hex);
-	if ((rc = arca_be_get(r->be, key, &data)))
-		goto out;
-	if ((rc = arca_idx_file_decode(&r->codec, z, &f, data.data, data.len))) {
+	if ((rc = arca_idx_file_decode(&r->codec, z, &f, data->data, data->len))) {
 		rc = arca_error_hint(arca_error_prefix(rc, "index file %s", key),
 				     "run 'arca repair index' to rebuild the index from the packs");
 		goto out;
@@ -726,7 +721,30 @@ static int absorb_file(arca_repo *r, arca_zctx *z, const arca_id *fid)
 out:
 	arca_index_batch_abort(b);
 	arca_idx_file_free(f);
-	arca_buf_free(&data);
+	return rc;
+}
+
+typedef struct absorb_ctx {
+	arca_repo *r;
+	arca_zctx *z;
+	const arca_id *ids;  /* the files being fetched, in key order */
+	char **keys;
+} absorb_ctx;
+
+static int absorb_got(size_t i, int rc, arca_buf *data, void *payload)
+{
+	absorb_ctx *a = payload;
+	if (!rc)
+		rc = absorb_file(a->r, a->z, &a->ids[i], a->keys[i], data);
+	if (rc == ARCA_CORRUPT) {
+		/* A damaged index file must not lock everyone out: 'repair
+		 * index' (which the hint names) has to open the repository,
+		 * and check reports the blobs it leaves unindexed.  Not marked
+		 * absorbed, so it is warned about until it is repaired. */
+		arca_repo_warn(a->r, "%s (skipped: %s)", arca_error_message(), arca_error_hint_text());
+		arca_error_clear();
+		rc = 0;
+	}
 	return rc;
 }
 
@@ -734,8 +752,9 @@ static int sync_index(arca_repo *r, bool force_rebuild)
 {
 	id_list files = { 0 };
 	stale_check sc;
-	arca_zctx *z = NULL;
-	size_t i;
+	absorb_ctx a = { r, NULL, NULL, NULL };
+	char hex[65];
+	size_t i, nnew = 0;
 	int rc;
 	arca_idset_init(&sc.present, 0);
 	sc.stale = force_rebuild;
@@ -748,25 +767,34 @@ static int sync_index(arca_repo *r, bool force_rebuild)
 		goto out;
 	if (sc.stale && (rc = arca_index_clear(r->ix)))
 		goto out;
-	if ((rc = arca_zctx_new(&z, ARCA_COMPRESS_ZSTD, 3)))
-		goto out;
-	for (i = 0; i < files.n; i++) {
-		if (arca_index_has_file(r->ix, &files.v[i]))
-			continue;
-		if ((rc = absorb_file(r, z, &files.v[i]))) {
-			if (rc != ARCA_CORRUPT)
-				goto out;
-			/* A damaged index file must not lock everyone out: 'repair
-			 * index' (which the hint names) has to open the repository,
-			 * and check reports the blobs it leaves unindexed.  Not marked
-			 * absorbed, so it is warned about until it is repaired. */
-			arca_repo_warn(r, "%s (skipped: %s)", arca_error_message(), arca_error_hint_text());
-			arca_error_clear();
-		}
-	}
+	/* the files not absorbed yet, moved to the front of files.v */
+	for (i = 0; i < files.n; i++)
+		if (!arca_index_has_file(r->ix, &files.v[i]))
+			files.v[nnew++] = files.v[i];
 	rc = 0;
+	if (nnew == 0)
+		goto out;
+	if (!(a.keys = calloc(nnew, sizeof(*a.keys)))) {
+		rc = arca_error_set(ARCA_NOMEM, "out of memory reading the index");
+		goto out;
+	}
+	for (i = 0; i < nnew; i++) {
+		arca_id_hex(hex, &files.v[i]);
+		if (!(a.keys[i] = malloc(sizeof("index/") + 64))) {
+			rc = arca_error_set(ARCA_NOMEM, "out of memory reading the index");
+			goto out;
+		}
+		snprintf(a.keys[i], sizeof("index/") + 64, "index/%s", hex);
+	}
+	a.ids = files.v;
+	if (!(rc = arca_zctx_new(&a.z, ARCA_COMPRESS_ZSTD, 3)))
+		rc = arca_be_get_many(r->be, (const char *const *)a.keys, nnew, ARCA_BE_META_CONNS, absorb_got, &a);
 out:
-	arca_zctx_free(z);
+	if (a.keys)
+		for (i = 0; i < nnew; i++)
+			free(a.keys[i]);
+	free(a.keys);
+	arca_zctx_free(a.z);
 	arca_idset_free(&sc.present);
 	free(files.v);
 	return rc;

@@ -315,8 +315,12 @@ typedef struct list_ctx {
 	size_t cap;
 	arca_snapcache cache;
 	arca_zctx *z;
-	arca_buf stored, plain;
+	arca_buf plain;
 	bool fresh; /* read every object from the repository */
+	/* listed but not in the cache: fetched after the listing */
+	char **fetch_keys;
+	arca_id *fetch_ids;
+	size_t nfetch, keys_cap, ids_cap;
 } list_ctx;
 
 /* Open stored bytes of key and decode them into *out. */
@@ -330,6 +334,17 @@ static int open_stored(list_ctx *c, const char *key, const arca_id *id, const vo
 	if ((rc = arca_snapshot_decode(out, c->plain.data, c->plain.len)))
 		return arca_error_prefix(rc, "%s", key);
 	(*out)->id = *id;
+	return 0;
+}
+
+static int list_add(list_ctx *c, arca_snapshot *s)
+{
+	int rc;
+	if ((rc = arca_grow(&c->l->v, &c->cap, c->l->n + 1, sizeof(*c->l->v), 64))) {
+		arca_snapshot_free(s);
+		return rc;
+	}
+	c->l->v[c->l->n++] = s;
 	return 0;
 }
 
@@ -348,27 +363,33 @@ static int load_one(const char *key, uint64_t size, void *payload)
 	if (!c->fresh && (e = arca_snapcache_find(&c->cache, &id)) && e->n == size &&
 	    open_stored(c, key, &id, e->stored, e->n, &s) == 0) {
 		e->used = true;
-	} else {
-		arca_buf_clear(&c->stored);
-		rc = arca_be_get(arca_repo_backend(c->r), key, &c->stored);
-		if (!rc)
-			rc = open_stored(c, key, &id, c->stored.data, c->stored.len, &s);
-		if (rc == ARCA_CORRUPT || rc == ARCA_NOTFOUND) {
-			arca_repo_warn(c->r, "skipping unreadable snapshot: %s", arca_error_message());
-			c->l->damaged++;
-			return 0;
-		}
-		if (rc || (rc = arca_snapcache_add(&c->cache, &id, c->stored.data, c->stored.len))) {
-			arca_snapshot_free(s);
-			return rc;
-		}
+		return list_add(c, s);
 	}
-	if ((rc = arca_grow(&c->l->v, &c->cap, c->l->n + 1, sizeof(*c->l->v), 64))) {
+	if ((rc = arca_grow(&c->fetch_keys, &c->keys_cap, c->nfetch + 1, sizeof(*c->fetch_keys), 64)) ||
+	    (rc = arca_grow(&c->fetch_ids, &c->ids_cap, c->nfetch + 1, sizeof(*c->fetch_ids), 64)))
+		return rc;
+	if (!(c->fetch_keys[c->nfetch] = strdup(key)))
+		return arca_error_set(ARCA_NOMEM, "out of memory listing snapshots");
+	c->fetch_ids[c->nfetch++] = id;
+	return 0;
+}
+
+static int fetched_one(size_t i, int rc, arca_buf *stored, void *payload)
+{
+	list_ctx *c = payload;
+	arca_snapshot *s = NULL;
+	if (!rc)
+		rc = open_stored(c, c->fetch_keys[i], &c->fetch_ids[i], stored->data, stored->len, &s);
+	if (rc == ARCA_CORRUPT || rc == ARCA_NOTFOUND) {
+		arca_repo_warn(c->r, "skipping unreadable snapshot: %s", arca_error_message());
+		c->l->damaged++;
+		return 0;
+	}
+	if (rc || (rc = arca_snapcache_add(&c->cache, &c->fetch_ids[i], stored->data, stored->len))) {
 		arca_snapshot_free(s);
 		return rc;
 	}
-	c->l->v[c->l->n++] = s;
-	return 0;
+	return list_add(c, s);
 }
 
 static int cmp_time(const void *a, const void *b)
@@ -392,12 +413,18 @@ static int list_load(arca_repo *r, arca_snapshot_list *out, bool fresh)
 	if (!(rc = arca_snapcache_load(&c.cache, dir, arca_repo_id(r))) &&
 	    !(rc = arca_zctx_new(&c.z, ARCA_COMPRESS_ZSTD, 3)))
 		rc = arca_be_list(arca_repo_backend(r), "snapshots/", load_one, &c);
+	if (!rc)
+		rc = arca_be_get_many(arca_repo_backend(r), (const char *const *)c.fetch_keys, c.nfetch,
+				      ARCA_BE_META_CONNS, fetched_one, &c);
 	if (!rc && arca_snapcache_save(&c.cache, dir, arca_repo_id(r)))
 		arca_repo_warn(r, "could not update the snapshot cache: %s", arca_error_message());
 	arca_snapcache_free(&c.cache);
 	arca_zctx_free(c.z);
-	arca_buf_free(&c.stored);
 	arca_buf_free(&c.plain);
+	for (size_t i = 0; i < c.nfetch; i++)
+		free(c.fetch_keys[i]);
+	free(c.fetch_keys);
+	free(c.fetch_ids);
 	if (rc) {
 		arca_snapshot_list_free(out);
 		return rc;

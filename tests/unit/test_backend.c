@@ -388,6 +388,68 @@ static void test_threads(void **state)
 	assert_int_equal(st.retries, 0);
 }
 
+/* arca_be_get_many: every object, in key order, whatever finishes first;
+ * a missing one reported with its key; a callback failure stops it. */
+#define NMANY 100
+typedef struct many_seen {
+	size_t calls, stop_at;
+	int rcs[NMANY + 1];
+	char msg[256];
+} many_seen;
+
+static int many_got(size_t i, int rc, arca_buf *data, void *payload)
+{
+	many_seen *m = payload;
+	char want[32];
+	if (i != m->calls)
+		return arca_error_set(ARCA_INVAL, "out of order: %zu after %zu calls", i, m->calls);
+	m->calls++;
+	m->rcs[i] = rc;
+	if (rc) {
+		snprintf(m->msg, sizeof(m->msg), "%s", arca_error_message());
+	} else {
+		snprintf(want, sizeof(want), "many-%03zu-%s", i, i % 3 ? "x" : "a longer payload");
+		if (data->len != strlen(want) || memcmp(data->data, want, data->len))
+			return arca_error_set(ARCA_INVAL, "object %zu has the wrong bytes", i);
+	}
+	return m->stop_at && m->calls == m->stop_at ? ARCA_INVAL : 0;
+}
+
+static void test_get_many(void **state)
+{
+	fx *f = *state;
+	char *keys[NMANY + 1], val[32];
+	many_seen m;
+	unsigned conns[] = { 1, 3, 8, 64 };
+	for (int i = 0; i < NMANY; i++) {
+		keys[i] = malloc(32);
+		snprintf(keys[i], 32, "index/m%03d", i);
+		snprintf(val, sizeof(val), "many-%03d-%s", i, i % 3 ? "x" : "a longer payload");
+		put_str(f->be, keys[i], val);
+	}
+	keys[NMANY] = strdup("index/absent");
+	for (size_t c = 0; c < sizeof(conns) / sizeof(conns[0]); c++) {
+		memset(&m, 0, sizeof(m));
+		arca_error_clear(); /* the message must come from this call's fetch */
+		assert_int_equal(arca_be_get_many(f->be, (const char *const *)keys, NMANY + 1, conns[c], many_got, &m),
+				 0);
+		assert_int_equal(m.calls, NMANY + 1);
+		for (int i = 0; i < NMANY; i++)
+			assert_int_equal(m.rcs[i], 0);
+		assert_int_equal(m.rcs[NMANY], ARCA_NOTFOUND);
+		assert_non_null(strstr(m.msg, "index/absent"));
+		/* the callback's failure ends it early and is returned */
+		memset(&m, 0, sizeof(m));
+		m.stop_at = 10;
+		assert_int_equal(arca_be_get_many(f->be, (const char *const *)keys, NMANY, conns[c], many_got, &m),
+				 ARCA_INVAL);
+		assert_int_equal(m.calls, 10);
+	}
+	assert_int_equal(arca_be_get_many(f->be, NULL, 0, 8, many_got, &m), 0);
+	for (int i = 0; i <= NMANY; i++)
+		free(keys[i]);
+}
+
 /* ---- local driver on disk ---- */
 
 static int tmp_found;
@@ -774,6 +836,7 @@ int main(void)
 		BOTH(test_remove_batch),
 		BOTH(test_bad_keys),
 		BOTH(test_threads),
+		BOTH(test_get_many),
 		cmocka_unit_test_setup_teardown(test_local_files, setup_local, teardown),
 		cmocka_unit_test_setup_teardown(test_local_nospace, setup_local, teardown),
 		cmocka_unit_test_setup_teardown(test_local_truncated, setup_local, teardown),
