@@ -4,6 +4,7 @@
 #include "arca/error.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,95 @@ int arca_cloud_env_flag(const char *name, int dflt)
 	if (!e || !*e)
 		return dflt;
 	return !(strcmp(e, "0") == 0 || strcasecmp(e, "false") == 0 || strcasecmp(e, "no") == 0);
+}
+
+static bool ini_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+/* [p, e) without blanks at either end */
+static void ini_trim(const char **p, const char **e)
+{
+	while (*p < *e && ini_blank(**p))
+		(*p)++;
+	while (*e > *p && ini_blank((*e)[-1]))
+		(*e)--;
+}
+
+static bool ini_is(const char *p, const char *e, const char *name)
+{
+	size_t l = strlen(name);
+	return (size_t)(e - p) == l && memcmp(p, name, l) == 0;
+}
+
+int arca_cloud_ini_get(const char *text, size_t n, const char *section, const char *key, char **out)
+{
+	const char *p = text, *end = text + n, *eol, *a, *b, *eq, *found = NULL, *found_end = NULL;
+	bool in_section = false;
+	*out = NULL;
+	if (n && memchr(text, '\0', n))
+		return arca_error_set(ARCA_CORRUPT, "not a text file (NUL byte)");
+	for (; p < end; p = eol + (eol < end)) {
+		if (!(eol = memchr(p, '\n', (size_t)(end - p))))
+			eol = end;
+		if (p < eol && ini_blank(*p))
+			continue; /* blank, or an indented continuation line */
+		a = p;
+		b = eol;
+		ini_trim(&a, &b);
+		if (a == b || *a == '#' || *a == ';')
+			continue;
+		if (*a == '[') {
+			if (b[-1] != ']' || b - a < 2) {
+				in_section = false;
+				continue;
+			}
+			a++;
+			b--;
+			ini_trim(&a, &b);
+			in_section = ini_is(a, b, section);
+			continue;
+		}
+		if (!in_section || !(eq = memchr(a, '=', (size_t)(b - a))))
+			continue;
+		{
+			const char *ke = eq, *v = eq + 1, *ve = b;
+			ini_trim(&a, &ke);
+			ini_trim(&v, &ve);
+			if (ini_is(a, ke, key)) {
+				found = v;
+				found_end = ve;
+			}
+		}
+	}
+	if (!found)
+		return ARCA_NOTFOUND;
+	if (!(*out = strndup(found, (size_t)(found_end - found))))
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	return 0;
+}
+
+int arca_cloud_read_small_file(const char *path, arca_buf *out)
+{
+	char tmp[4096];
+	ssize_t got;
+	int fd, rc = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? ARCA_NOTFOUND : arca_error_errno(errno, "cannot open %s", path);
+	while ((got = read(fd, tmp, sizeof(tmp))) != 0) {
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = arca_error_errno(errno, "cannot read %s", path);
+			break;
+		}
+		if (out->len + (size_t)got > (1u << 20)) {
+			rc = arca_error_set(ARCA_INVAL, "%s is larger than 1 MiB", path);
+			break;
+		}
+		if ((rc = arca_buf_put(out, tmp, (size_t)got)))
+			break;
+	}
+	close(fd);
+	return rc;
 }
 
 int arca_keylist_add(arca_keylist *l, const char *key, uint64_t size)

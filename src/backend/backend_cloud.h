@@ -31,6 +31,20 @@ int arca_cloud_object_name(arca_buf *b, const char *prefix, const char *key);
 int arca_cloud_env_flag(const char *name, int dflt);
 
 /*
+ * The value of key in section [section] of an INI text (the AWS shared
+ * credentials and config files): "[name]" headers, "key = value" lines,
+ * '#' and ';' comment lines, blank lines; a CR before the LF and blanks
+ * around names and values are ignored; an indented line continues the
+ * previous value (AWS nests settings that way) and is skipped.  Names
+ * compare exactly; when a key repeats, the last one wins.  *out is
+ * malloc'ed.  ARCA_NOTFOUND when absent, ARCA_CORRUPT for a NUL byte.
+ */
+int arca_cloud_ini_get(const char *text, size_t n, const char *section, const char *key, char **out);
+
+/* The whole of a small file (at most 1 MiB): ARCA_NOTFOUND when missing. */
+int arca_cloud_read_small_file(const char *path, arca_buf *out);
+
+/*
  * Keys gathered from the pages of a listing, reported once complete (a
  * listing that fails midway reports nothing, so the generic layer may
  * retry it whole).

@@ -5,8 +5,14 @@
  * directory.
  *
  * Configuration (read once, from the environment):
- *   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional)
- *   AWS_REGION (or AWS_DEFAULT_REGION; default us-east-1; "auto" for GCS)
+ *   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional);
+ *     without the first two, the profile AWS_PROFILE (default "default")
+ *     of the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, default
+ *     ~/.aws/credentials), then of the config file (AWS_CONFIG_FILE,
+ *     default ~/.aws/config, section "profile NAME" or "default"), as the
+ *     AWS CLI reads them
+ *   AWS_REGION (or AWS_DEFAULT_REGION, or the profile's region in the
+ *     config file; default us-east-1; "auto" for GCS)
  *   ARCA_S3_ENDPOINT    e.g. http://127.0.0.1:9000 or https://storage.googleapis.com
  *   ARCA_S3_PATH_STYLE  1: https://host/bucket/key, 0: https://bucket.host/key
  *                       (default: path style when an endpoint is set)
@@ -706,10 +712,133 @@ static const char *env(const char *name)
 	return e && *e ? e : NULL;
 }
 
+/* The AWS shared files of one profile: what was found, and where. */
+typedef struct aws_profile {
+	const char *name;
+	char creds_path[4096], config_path[4096];
+	arca_buf creds, config; /* file contents; empty when missing */
+} aws_profile;
+
+static void aws_file_path(char *out, size_t n, const char *var, const char *leaf)
+{
+	const char *e = env(var), *home = env("HOME");
+	if (e)
+		snprintf(out, n, "%s", e);
+	else if (home)
+		snprintf(out, n, "%s/.aws/%s", home, leaf);
+	else
+		out[0] = '\0';
+}
+
+static int aws_profile_load(aws_profile *ap)
+{
+	int rc;
+	ap->name = env("AWS_PROFILE") ? env("AWS_PROFILE") : "default";
+	aws_file_path(ap->creds_path, sizeof(ap->creds_path), "AWS_SHARED_CREDENTIALS_FILE", "credentials");
+	aws_file_path(ap->config_path, sizeof(ap->config_path), "AWS_CONFIG_FILE", "config");
+	if (ap->creds_path[0] && (rc = arca_cloud_read_small_file(ap->creds_path, &ap->creds)) &&
+	    rc != ARCA_NOTFOUND)
+		return rc;
+	if (ap->config_path[0] && (rc = arca_cloud_read_small_file(ap->config_path, &ap->config)) &&
+	    rc != ARCA_NOTFOUND)
+		return rc;
+	return 0;
+}
+
+/* key of the profile: the credentials file's [NAME], else the config
+ * file's [profile NAME] ([default] for the default profile). */
+static int aws_profile_get(const aws_profile *ap, const char *key, bool creds_file, char **out)
+{
+	char section[300];
+	int rc;
+	*out = NULL;
+	if (creds_file) {
+		rc = arca_cloud_ini_get((const char *)ap->creds.data, ap->creds.len, ap->name, key, out);
+		if (rc)
+			rc = arca_error_prefix(rc, "%s", ap->creds_path);
+		if (rc != ARCA_NOTFOUND)
+			return rc;
+	}
+	if (!strcmp(ap->name, "default"))
+		snprintf(section, sizeof(section), "default");
+	else
+		snprintf(section, sizeof(section), "profile %s", ap->name);
+	rc = arca_cloud_ini_get((const char *)ap->config.data, ap->config.len, section, key, out);
+	return rc && rc != ARCA_NOTFOUND ? arca_error_prefix(rc, "%s", ap->config_path) : rc;
+}
+
+/* Credentials and region: the environment first, then the profile. */
+static int s3_credentials(s3_be *s)
+{
+	aws_profile ap;
+	const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY"), *e;
+	char *fak = NULL, *fsk = NULL, *ftok = NULL, *freg = NULL;
+	int rc = 0;
+	memset(&ap, 0, sizeof(ap));
+	if ((!ak || !sk || !env("AWS_REGION")) && (rc = aws_profile_load(&ap)))
+		goto out;
+	if (!ak || !sk) {
+		if ((rc = aws_profile_get(&ap, "aws_access_key_id", true, &fak)) == ARCA_NOTFOUND ||
+		    (!rc && (rc = aws_profile_get(&ap, "aws_secret_access_key", true, &fsk)) == ARCA_NOTFOUND)) {
+			if (env("AWS_PROFILE"))
+				rc = arca_error_hint(
+					arca_error_set(ARCA_INVAL, "no s3 credentials for %s: profile \"%s\" has none in %s or %s",
+						       s->location, ap.name, ap.creds_path, ap.config_path),
+					"check AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+			else
+				rc = arca_error_hint(arca_error_set(ARCA_INVAL, "no s3 credentials for %s", s->location),
+						     "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN "
+						     "for temporary credentials), or AWS_PROFILE with a profile in %s",
+						     ap.creds_path[0] ? ap.creds_path : "~/.aws/credentials");
+			goto out;
+		}
+		if (rc)
+			goto out;
+		ak = fak;
+		sk = fsk;
+		/* a token belongs with the keys it came with */
+		if ((rc = aws_profile_get(&ap, "aws_session_token", true, &ftok)) && rc != ARCA_NOTFOUND)
+			goto out;
+		e = ftok;
+	} else {
+		e = env("AWS_SESSION_TOKEN");
+	}
+	s->access_key = strdup(ak);
+	if ((s->secret_key = arca_secure_alloc(strlen(sk) + 1)))
+		memcpy(s->secret_key, sk, strlen(sk) + 1);
+	if (e && !(s->token = strdup(e))) {
+		rc = arca_error_set(ARCA_NOMEM, "out of memory");
+		goto out;
+	}
+	if (!(e = env("AWS_REGION")) && !(e = env("AWS_DEFAULT_REGION"))) {
+		if ((rc = aws_profile_get(&ap, "region", false, &freg)) && rc != ARCA_NOTFOUND)
+			goto out;
+		e = freg;
+	}
+	s->region = strdup(e ? e : "us-east-1");
+	rc = !s->access_key || !s->secret_key || !s->region ? arca_error_set(ARCA_NOMEM, "out of memory") : 0;
+out:
+	if (fsk)
+		arca_wipe(fsk, strlen(fsk));
+	free(fak);
+	free(fsk);
+	if (ftok)
+		arca_wipe(ftok, strlen(ftok));
+	free(ftok);
+	free(freg);
+	if (ap.creds.data)
+		arca_wipe(ap.creds.data, ap.creds.len);
+	arca_buf_free(&ap.creds);
+	if (ap.config.data)
+		arca_wipe(ap.config.data, ap.config.len);
+	arca_buf_free(&ap.config);
+	return rc;
+}
+
 int arca_backend_s3_new(arca_backend **out, const char *rest)
 {
 	s3_be *s = calloc(1, sizeof(*s));
-	const char *ep, *ak, *sk, *e, *scheme = "https", *hostport;
+	const char *ep, *e, *scheme = "https", *hostport;
 	int rc;
 
 	*out = NULL;
@@ -733,27 +862,8 @@ int arca_backend_s3_new(arca_backend **out, const char *rest)
 	if ((rc = arca_cloud_url("s3", rest, 63, &s->bucket, &s->prefix, &s->location)))
 		goto fail;
 
-	ak = env("AWS_ACCESS_KEY_ID");
-	sk = env("AWS_SECRET_ACCESS_KEY");
-	if (!ak || !sk) {
-		rc = arca_error_hint(arca_error_set(ARCA_INVAL, "no s3 credentials for %s", s->location),
-				     "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN "
-				     "for temporary credentials)");
+	if ((rc = s3_credentials(s)))
 		goto fail;
-	}
-	s->access_key = strdup(ak);
-	if ((s->secret_key = arca_secure_alloc(strlen(sk) + 1)))
-		memcpy(s->secret_key, sk, strlen(sk) + 1);
-	if ((e = env("AWS_SESSION_TOKEN")))
-		s->token = strdup(e);
-	e = env("AWS_REGION");
-	if (!e)
-		e = env("AWS_DEFAULT_REGION");
-	s->region = strdup(e ? e : "us-east-1");
-	if (!s->access_key || !s->secret_key || !s->region || (env("AWS_SESSION_TOKEN") && !s->token)) {
-		rc = arca_error_set(ARCA_NOMEM, "out of memory");
-		goto fail;
-	}
 
 	ep = env("ARCA_S3_ENDPOINT");
 	if (ep) {

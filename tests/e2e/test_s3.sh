@@ -3,8 +3,9 @@
 # SigV4 signatures): every command round-trips through s3://BUCKET/PREFIX,
 # big packs go up as multipart uploads, listings page with continuation
 # tokens, a wrong secret fails clearly without leaking it, no credential
-# ever reaches the output, region "auto" (GCS's XML API) signs correctly,
-# a lock left by a dead process on another host expires by its lease, and
+# ever reaches the output, credentials come from AWS profiles (shared
+# credentials and config files), region "auto" (GCS's XML API) signs
+# correctly, a lock left by a dead process on another host expires by its lease, and
 # replicate copies a local repository into a bucket and back.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/servers.sh"
@@ -97,9 +98,44 @@ assert_not_contains "$T/err" "wrong-secret-4711"
 assert_not_contains "$T/out" "wrong-secret-4711"
 assert_not_contains "$T/err" "Signature="
 # no credentials at all: a clear message
-env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$ARCA_BIN" -r "$R" snapshots >"$T/out" 2>"$T/err" &&
-	fail "snapshots without credentials succeeded"
+env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_SHARED_CREDENTIALS_FILE="$T/none" AWS_CONFIG_FILE="$T/none" \
+	"$ARCA_BIN" -r "$R" snapshots >"$T/out" 2>"$T/err" && fail "snapshots without credentials succeeded"
 assert_contains "$T/err" "AWS_ACCESS_KEY_ID"
+
+# ---- credentials from the AWS shared files, as the AWS CLI reads them:
+# AWS_PROFILE's section of the credentials file, else "profile NAME" of the
+# config file (which also gives the region); the environment's keys win
+mkdir -p "$T/aws"
+cat >"$T/aws/credentials" <<EOF
+# written by hand
+[default]
+aws_access_key_id = NOTTHEKEY
+aws_secret_access_key = not-the-secret-0815
+
+[arca]
+aws_access_key_id = $AWS_ACCESS_KEY_ID
+aws_secret_access_key=$AWS_SECRET_ACCESS_KEY
+EOF
+printf '[profile cfg]\r\nregion = us-east-1\r\naws_access_key_id = %s\r\naws_secret_access_key = %s\r\n' \
+	"$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$T/aws/config"
+profile_run() { # AWS_PROFILE value ("" for none), arca args...
+	local p=$1; shift
+	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_REGION -u AWS_PROFILE \
+		AWS_SHARED_CREDENTIALS_FILE="$T/aws/credentials" AWS_CONFIG_FILE="$T/aws/config" \
+		${p:+AWS_PROFILE=$p} "$ARCA_BIN" "$@" >"$T/out" 2>"$T/err"
+}
+profile_run arca -r "$R" snapshots --json || fail "profile arca: $(cat "$T/err")"
+grep -q '"id"' "$T/out" || fail "profile arca listed no snapshot"
+profile_run cfg -r "$R" snapshots --json || fail "profile cfg (config file): $(cat "$T/err")"
+grep -q '"id"' "$T/out" || fail "profile cfg listed no snapshot"
+# no AWS_PROFILE: [default], whose keys the server refuses
+profile_run "" -r "$R" snapshots && fail "the default profile's wrong keys were accepted"
+assert_contains "$T/err" "403"
+assert_not_contains "$T/err" "not-the-secret-0815"
+profile_run nosuch -r "$R" snapshots && fail "a missing profile was accepted"
+assert_contains "$T/err" 'profile "nosuch"'
+assert_contains "$T/err" "$T/aws/credentials"
+keep
 # an empty bucket name or a missing bucket
 expect_exit_in "1 10" arca -r s3://no-such-bucket/x snapshots
 keep

@@ -8,6 +8,7 @@
  * produced on demand; it passes through to the kernel otherwise.
  */
 #include "backend/backend.h"
+#include "backend/backend_cloud.h"
 #include "backend/backend_local.h"
 #include "arca/error.h"
 
@@ -450,6 +451,59 @@ static void test_get_many(void **state)
 		free(keys[i]);
 }
 
+/* The INI reader behind AWS profiles. */
+static void assert_ini(const char *text, const char *sec, const char *key, const char *want)
+{
+	char *v = NULL;
+	int rc = arca_cloud_ini_get(text, strlen(text), sec, key, &v);
+	if (!want) {
+		assert_int_equal(rc, ARCA_NOTFOUND);
+		assert_null(v);
+		return;
+	}
+	assert_int_equal(rc, 0);
+	assert_string_equal(v, want);
+	free(v);
+}
+
+static void test_ini(void **state)
+{
+	const char *t = "# comment\n"
+			"key = outside\n"
+			"[default]\n"
+			"aws_access_key_id = AKIA1\n"
+			"  aws_access_key_id = continuation, not a key\n"
+			"; another comment\n"
+			"aws_secret_access_key=s/e+c=r=et \r\n"
+			"\r\n"
+			"[ profile dev ]\r\n"
+			"region =eu-west-1\r\n"
+			"s3 =\n"
+			"    max_concurrent_requests = 20\n"
+			"empty =\n"
+			"region = eu-central-1\n"
+			"[broken\n"
+			"region = nowhere\n"
+			"[last]\n"
+			"noeq\n"
+			"k = v";
+	char *v = NULL;
+	(void)state;
+	assert_ini(t, "default", "aws_access_key_id", "AKIA1");
+	assert_ini(t, "default", "aws_secret_access_key", "s/e+c=r=et");
+	assert_ini(t, "default", "key", NULL);
+	assert_ini(t, "profile dev", "region", "eu-central-1"); /* the last one wins */
+	assert_ini(t, "profile dev", "empty", "");
+	assert_ini(t, "profile dev", "max_concurrent_requests", NULL);
+	assert_ini(t, "broken", "region", NULL);
+	assert_ini(t, "last", "k", "v"); /* no newline at the end */
+	assert_ini(t, "last", "noeq", NULL);
+	assert_ini(t, "dev", "region", NULL);
+	assert_ini("", "default", "k", NULL);
+	assert_int_equal(arca_cloud_ini_get("[a]\nk=v\0x", 9, "a", "k", &v), ARCA_CORRUPT);
+	assert_null(v);
+}
+
 /* ---- local driver on disk ---- */
 
 static int tmp_found;
@@ -842,6 +896,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_local_truncated, setup_local, teardown),
 		cmocka_unit_test_setup_teardown(test_local_temps, setup_local, teardown),
 		cmocka_unit_test(test_open_urls),
+		cmocka_unit_test(test_ini),
 		cmocka_unit_test(test_retry),
 		cmocka_unit_test(test_retry_gives_up),
 	};
