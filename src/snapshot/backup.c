@@ -2,10 +2,16 @@
  * snapshot/backup.c - the archiver: walks sources, chunks files, stores new
  * chunks in parallel, writes tree nodes bottom-up, then the snapshot.
  *
- * Pipeline: the calling thread walks, reads and chunks (FastCDC), hashes
- * each chunk and claims it; only new chunks are copied into a bounded
- * queue, from which one worker per core compresses, seals and packs them.
- * Trees are written by the calling thread.  A file whose size, mtime,
+ * Pipeline: the calling thread walks, reads and chunks (FastCDC) and copies
+ * each chunk into a bounded queue, from which one worker per core hashes
+ * and claims it and, when it is new, compresses, seals and packs it.
+ * Nothing waits for a file's chunk ids: the walker records a pending entry
+ * per file and per directory, in the order they complete (children before
+ * their directory), and resolves entries from the head as their ids come
+ * in -- a file's node gets its chunk list, a directory's tree is encoded
+ * and stored and its id goes into its parent's node.  Only the root waits
+ * for all of them.  Tree nodes are encoded by the calling thread and
+ * stored by a tree writer.  A file whose size, mtime,
  * ctime and inode match its entry in the parent snapshot is not read
  * again: its chunk list is reused (after checking the chunks are indexed).
  * Commit order: workers flushed -> index file -> snapshot (the commit
@@ -37,14 +43,37 @@
  * a wake-up per job cost three futex calls per file. */
 #define WORKER_BATCH 4
 #define WORKER_BATCH_BYTES (256u * 1024)
+/* Pending entries (files and directories whose ids are being computed)
+ * beyond which the walker waits for the oldest: bounds their memory. */
+#define PENDING_MAX 65536
 
 typedef struct job {
-	arca_id id;
+	arca_id id;     /* a tree's id; a chunk's is computed by the worker */
 	uint8_t *data;
 	size_t n;
-	bool hash;      /* the worker computes the id and claims it (big files, streams) */
-	size_t slot;    /* with hash: index of the id in the archiver's chunk list */
+	size_t slot;    /* a chunk: absolute index of its id in the archiver's chunks[] */
+	size_t entry;   /* a chunk: absolute index of its file's pending entry */
 } job;
+
+/*
+ * Work the walker left to finish once ids are known, resolved in the order
+ * recorded.  A file: node `node` of tree t gets the ids in absolute slots
+ * [first, first + count) once `remaining` (ids still being computed, kept
+ * under ids_mu) is 0 and it is sealed (its last chunk queued, t and node
+ * set); t NULL: the file was dropped (unreadable), its ids are discarded.
+ * A directory (sub set): its own tree sub, complete once every entry
+ * before it is resolved, is encoded and stored, and its id becomes the
+ * subtree of node `node` of t.
+ */
+typedef struct pending {
+	arca_tree *t;
+	size_t node;
+	arca_tree *sub;
+	size_t first, count, remaining;
+	bool sealed;
+} pending;
+
+#define NO_ENTRY SIZE_MAX
 
 /*
  * A bounded queue between threads.  A thread that waits on it costs a
@@ -107,14 +136,18 @@ typedef struct archiver {
 	char worker_msg[1024];
 	uint8_t *buf;
 	size_t bufcap;
-	arca_id *chunks;
-	size_t nchunks, capchunks;
-	/* Worker-side hashing: workers write ids into chunks[] under ids_mu
-	 * (the walker reallocates it under the same lock) and count down
-	 * ids_pending; the walker waits for zero before using the list. */
+	/* Chunk ids: absolute slot k is chunks[k - chunks_base], k below
+	 * chunks_base + nchunks.  Workers write ids and count down entries'
+	 * `remaining` under ids_mu; the walker moves or grows chunks[] and
+	 * pend[] only under the same lock. */
 	pthread_mutex_t ids_mu;
-	pthread_cond_t ids_done;
-	size_t ids_pending;
+	pthread_cond_t ids_done; /* an entry's remaining reached 0 */
+	arca_id *chunks;
+	size_t nchunks, capchunks, chunks_base;
+	size_t chunks_free;      /* absolute slots below this are resolved */
+	pending *pend;           /* entry k is pend[k - pend_base] */
+	size_t pend_base, pend_head, pend_tail, pend_cap;
+	size_t cur_entry;        /* the file being chunked, or NO_ENTRY */
 	arca_scanner *scan; /* reads directory listings ahead, or NULL */
 	arca_snapshot_stats st;
 	arca_progress prog;
@@ -247,30 +280,28 @@ static int worker_failed(archiver *a)
 	return rc;
 }
 
-/* One chunk: hash and claim it when the walker did not, store it when new. */
+/* One chunk: hash it, record the id for its file, claim it, store it when
+ * new. */
 static void worker_job(archiver *a, arca_repo_writer *w, job *j)
 {
-	bool store = true;
+	pending *e;
 	int rc;
-	if (j->hash) {
-		arca_repo_blob_id(a->r, &j->id, j->data, j->n);
-		pthread_mutex_lock(&a->ids_mu);
-		a->chunks[j->slot] = j->id;
-		pthread_mutex_unlock(&a->ids_mu);
-		rc = arca_repo_blob_claim(a->r, &j->id);
-		if (rc < 0)
-			worker_fail(a, rc);
-		store = rc == 1;
-	}
-	if (store && w && !worker_failed(a) && (rc = arca_repo_blob_store(w, ARCA_BLOB_DATA, &j->id, j->data, j->n)))
+	arca_repo_blob_id(a->r, &j->id, j->data, j->n);
+	rc = arca_repo_blob_claim(a->r, &j->id);
+	if (rc < 0)
+		worker_fail(a, rc);
+	else if (rc == 1 && w && !worker_failed(a) &&
+		 (rc = arca_repo_blob_store(w, ARCA_BLOB_DATA, &j->id, j->data, j->n)))
 		worker_fail(a, rc);
 	chunk_buf_put(a->bufs, j->data);
-	if (j->hash) {
-		pthread_mutex_lock(&a->ids_mu);
-		if (--a->ids_pending == 0)
-			pthread_cond_broadcast(&a->ids_done);
-		pthread_mutex_unlock(&a->ids_mu);
-	}
+	/* the id is recorded last, so that a file the walker sees complete
+	 * names only chunks already in a pack writer (or known) */
+	pthread_mutex_lock(&a->ids_mu);
+	a->chunks[j->slot - a->chunks_base] = j->id;
+	e = &a->pend[j->entry - a->pend_base];
+	if (--e->remaining == 0)
+		pthread_cond_broadcast(&a->ids_done);
+	pthread_mutex_unlock(&a->ids_mu);
 }
 
 static void *worker_main(void *arg)
@@ -390,85 +421,193 @@ static int fill_node(archiver *a, arca_node *n, const char *name, const struct s
 	return 0;
 }
 
-static int push_chunk(archiver *a, const arca_id *id)
+/* ---- pending entries (see struct pending) ---- */
+
+/* A new entry at the tail; its absolute index in *out. */
+static int pend_add(archiver *a, const pending *e, size_t *out)
 {
+	size_t n = a->pend_tail - a->pend_base;
+	int rc = 0;
+	pthread_mutex_lock(&a->ids_mu); /* workers index pend[] */
+	if (n == a->pend_cap)
+		rc = arca_grow(&a->pend, &a->pend_cap, n + 1, sizeof(*a->pend), 256);
+	if (!rc) {
+		a->pend[n] = *e;
+		*out = a->pend_tail++;
+	}
+	pthread_mutex_unlock(&a->ids_mu);
+	return rc;
+}
+
+/* The file being chunked is complete: its node is node `node` of t, or
+ * it was dropped (t NULL). */
+static void file_done(archiver *a, arca_tree *t, size_t node)
+{
+	pending *e;
+	if (a->cur_entry == NO_ENTRY)
+		return;
+	pthread_mutex_lock(&a->ids_mu);
+	e = &a->pend[a->cur_entry - a->pend_base];
+	e->t = t;
+	e->node = node;
+	e->count = a->chunks_base + a->nchunks - e->first;
+	e->sealed = true;
+	pthread_mutex_unlock(&a->ids_mu);
+	a->cur_entry = NO_ENTRY;
+}
+
+/* Drop what resolved entries and ids no longer need from the front of
+ * pend[] and chunks[] (under ids_mu: workers index both). */
+static void pend_compact(archiver *a)
+{
+	size_t drop;
+	pthread_mutex_lock(&a->ids_mu);
+	drop = a->pend_head - a->pend_base;
+	if (drop >= 1024 && 2 * drop >= a->pend_tail - a->pend_base) {
+		memmove(a->pend, a->pend + drop, (a->pend_tail - a->pend_head) * sizeof(*a->pend));
+		a->pend_base = a->pend_head;
+	}
+	drop = a->chunks_free - a->chunks_base;
+	if (drop >= 4096 && 2 * drop >= a->nchunks) {
+		memmove(a->chunks, a->chunks + drop, (a->nchunks - drop) * sizeof(*a->chunks));
+		a->nchunks -= drop;
+		a->chunks_base = a->chunks_free;
+	}
+	pthread_mutex_unlock(&a->ids_mu);
+}
+
+static int save_tree(archiver *a, arca_tree *t, arca_id *out);
+
+/*
+ * Resolve entries from the head while they are ready.  all: wait until
+ * none is left (before a tree is saved here and now); else wait only while
+ * PENDING_MAX entries are outstanding (bounded memory).
+ */
+static int resolve(archiver *a, bool all)
+{
+	pending e;
+	bool draining = false;
+	int rc = 0;
+	for (;;) {
+		pthread_mutex_lock(&a->ids_mu);
+		if (a->pend_head == a->pend_tail) {
+			pthread_mutex_unlock(&a->ids_mu);
+			break;
+		}
+		e = a->pend[a->pend_head - a->pend_base];
+		if (!e.sub && (!e.sealed || e.remaining)) {
+			if (!e.sealed && all) { /* callers never resolve all in the middle of a file */
+				pthread_mutex_unlock(&a->ids_mu);
+				rc = arca_error_set(ARCA_ERROR, "internal error: a file's chunks are still being read");
+				break;
+			}
+			if (!e.sealed || (!all && a->pend_tail - a->pend_head < PENDING_MAX)) {
+				pthread_mutex_unlock(&a->ids_mu);
+				break; /* the file being chunked, or not worth waiting for */
+			}
+			if (!draining) {
+				/* workers must not wait for a batch while we wait */
+				pthread_mutex_unlock(&a->ids_mu);
+				queue_set_draining(&a->q, true);
+				draining = true;
+				continue;
+			}
+			pthread_cond_wait(&a->ids_done, &a->ids_mu);
+			pthread_mutex_unlock(&a->ids_mu);
+			continue;
+		}
+		a->pend_head++;
+		pthread_mutex_unlock(&a->ids_mu);
+		if (e.sub) {
+			rc = save_tree(a, e.sub, &e.t->nodes[e.node].subtree);
+			arca_tree_free(e.sub);
+		} else {
+			/* the ids are final: only this thread moves chunks[] */
+			if (e.t && e.count) {
+				arca_node *n = &e.t->nodes[e.node];
+				if (!(n->chunks = malloc(e.count * sizeof(arca_id))))
+					rc = arca_error_set(ARCA_NOMEM, "out of memory");
+				else
+					memcpy(n->chunks, a->chunks + (e.first - a->chunks_base), e.count * sizeof(arca_id));
+				n->nchunks = n->chunks ? e.count : 0;
+			}
+			a->chunks_free = e.first + e.count;
+		}
+		if (rc)
+			break;
+	}
+	if (draining)
+		queue_set_draining(&a->q, false);
+	if (!rc && (rc = worker_failed(a)))
+		rc = arca_error_set(rc, "%s", a->worker_msg);
+	if (!rc) {
+		if (a->pend_head == a->pend_tail && a->cur_entry == NO_ENTRY)
+			a->chunks_free = a->chunks_base + a->nchunks;
+		pend_compact(a);
+	}
+	return rc;
+}
+
+/* Every pending directory's tree, on a failed backup (after the workers
+ * stopped). */
+static void pend_free(archiver *a)
+{
+	size_t k;
+	for (k = a->pend_head; k < a->pend_tail; k++)
+		arca_tree_free(a->pend[k - a->pend_base].sub);
+	free(a->pend);
+	a->pend = NULL;
+	a->pend_head = a->pend_tail = a->pend_base = 0;
+}
+
+/*
+ * One chunk of the current file, queued for a worker to hash, claim and
+ * store; its id will be in chunks[] at the slot reserved here.
+ */
+static int emit_chunk(archiver *a, const uint8_t *p, size_t n)
+{
+	pending *e;
+	job j;
+	int rc;
+	if (a->cur_entry == NO_ENTRY) {
+		pending ne;
+		memset(&ne, 0, sizeof(ne));
+		ne.first = a->chunks_base + a->nchunks;
+		if ((rc = pend_add(a, &ne, &a->cur_entry)))
+			return rc;
+	}
 	if (a->nchunks == a->capchunks) {
-		int rc;
 		pthread_mutex_lock(&a->ids_mu); /* workers may be writing ids into it */
 		rc = arca_grow(&a->chunks, &a->capchunks, a->nchunks + 1, sizeof(*a->chunks), 256);
 		pthread_mutex_unlock(&a->ids_mu);
 		if (rc)
 			return rc;
 	}
-	a->chunks[a->nchunks++] = *id;
-	return 0;
-}
-
-/* Wait until workers have filled in every id of the current file. */
-static void wait_ids(archiver *a)
-{
-	queue_set_draining(&a->q, true);
-	pthread_mutex_lock(&a->ids_mu);
-	while (a->ids_pending)
-		pthread_cond_wait(&a->ids_done, &a->ids_mu);
-	pthread_mutex_unlock(&a->ids_mu);
-	queue_set_draining(&a->q, false);
-}
-
-/*
- * One chunk of the current file.  Small files are hashed here (a round
- * trip through a worker would cost more than the hash); for big files and
- * streams (hash_in_worker) the workers hash, claim and store, which keeps
- * the walker from being the bottleneck on one large input.
- */
-static int emit_chunk(archiver *a, const uint8_t *p, size_t n, bool hash_in_worker)
-{
-	arca_id id;
-	job j;
-	int rc;
 	memset(&j, 0, sizeof(j));
-	if (hash_in_worker) {
-		memset(&id, 0, sizeof(id));
-		if ((rc = push_chunk(a, &id)))
-			return rc;
-		j.hash = true;
-		j.slot = a->nchunks - 1;
-	} else {
-		arca_repo_blob_id(a->r, &id, p, n);
-		if ((rc = push_chunk(a, &id)))
-			return rc;
-		rc = arca_repo_blob_claim(a->r, &id);
-		if (rc <= 0)
-			return rc;
-		j.id = id;
-	}
+	j.slot = a->chunks_base + a->nchunks++;
+	j.entry = a->cur_entry;
 	j.n = n;
 	j.data = chunk_buf_get(a->bufs, n);
 	if (!j.data)
 		return arca_error_set(ARCA_NOMEM, "out of memory");
 	memcpy(j.data, p, n);
-	if (hash_in_worker) {
-		pthread_mutex_lock(&a->ids_mu);
-		a->ids_pending++;
-		pthread_mutex_unlock(&a->ids_mu);
-	}
+	pthread_mutex_lock(&a->ids_mu);
+	e = &a->pend[a->cur_entry - a->pend_base];
+	e->remaining++;
+	pthread_mutex_unlock(&a->ids_mu);
 	queue_push(&a->q, &j);
 	return 0;
 }
 
-/* Chunk everything readable from fd; the chunk ids land in a->chunks. */
-/* Files at least this large (and streams) are hashed by the workers. */
-#define HASH_IN_WORKER_BYTES (8u << 20)
-
-/* Chunk everything readable from fd; the chunk ids land in a->chunks.
- * expect: the file's size from stat, or UINT64_MAX for a stream. */
+/* Chunk everything readable from fd into jobs for the workers (the ids
+ * come with the file's pending entry, a->cur_entry).  expect: the file's
+ * size from stat, or UINT64_MAX for a stream. */
 static int chunk_fd(archiver *a, int fd, const char *path, uint64_t expect, uint64_t *size)
 {
 	size_t start = 0, len = 0, max = a->cp.max;
-	bool eof = false, async = expect >= HASH_IN_WORKER_BYTES;
+	bool eof = false;
 	int rc = 0;
 	*size = 0;
-	a->nchunks = 0;
 	for (;;) {
 		while (!eof && len < max) {
 			size_t want = a->bufcap - start - len;
@@ -476,8 +615,7 @@ static int chunk_fd(archiver *a, int fd, const char *path, uint64_t expect, uint
 			if (got < 0) {
 				if (errno == EINTR)
 					continue;
-				rc = arca_error_errno(errno, "cannot read %s", path);
-				goto out;
+				return arca_error_errno(errno, "cannot read %s", path);
 			}
 			if (got == 0)
 				eof = true;
@@ -499,28 +637,20 @@ static int chunk_fd(archiver *a, int fd, const char *path, uint64_t expect, uint
 			size_t cut = arca_chunker_next(a->ch, a->buf + start, len, eof);
 			if (cut == 0 || cut > len)
 				cut = len; /* cannot happen: len >= max or eof */
-			if ((rc = emit_chunk(a, a->buf + start, cut, async)))
-				goto out;
+			if ((rc = emit_chunk(a, a->buf + start, cut)))
+				return rc;
 			start += cut;
 			len -= cut;
 		}
-		if ((rc = worker_failed(a))) {
-			rc = arca_error_set(rc, "%s", a->worker_msg);
-			goto out;
-		}
+		if ((rc = worker_failed(a)))
+			return arca_error_set(rc, "%s", a->worker_msg);
 		if (a->bufcap - start < max + 1) {
 			memmove(a->buf, a->buf + start, len);
 			start = 0;
 		}
 		progress(a, path, false);
 	}
-out:
-	if (async) {
-		wait_ids(a); /* also on failure: no worker may still write into chunks[] */
-		if (!rc && (rc = worker_failed(a)))
-			rc = arca_error_set(rc, "%s", a->worker_msg);
-	}
-	return rc;
+	return 0;
 }
 
 static bool chunks_indexed(archiver *a, const arca_node *p)
@@ -572,6 +702,8 @@ static int archive_file(archiver *a, int dfd, const char *rel, const char *path,
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	rc = chunk_fd(a, fd, path, (uint64_t)st->st_size, &size);
 	close(fd);
+	/* on success the ids come with a->cur_entry, which the caller seals
+	 * once the node is in its tree; on failure the caller drops it */
 	if (rc) {
 		if (rc == ARCA_NOTFOUND || rc == ARCA_AUTH || (rc == ARCA_ERROR && !worker_failed(a))) {
 			warn_src(a, "%s (skipped)", arca_error_message());
@@ -585,7 +717,7 @@ static int archive_file(archiver *a, int dfd, const char *rel, const char *path,
 	else
 		a->st.files_new++;
 	a->st.bytes_total += size;
-	return set_chunks(a, n, a->chunks, a->nchunks) ? -1 : 1;
+	return 1;
 }
 
 /*
@@ -623,7 +755,7 @@ out:
 }
 
 static int archive_dir(archiver *a, int pdfd, const char *rel, const char *path, const arca_tree *ptree,
-		       arca_id *out);
+		       arca_tree **defer, arca_id *out);
 
 static int load_parent_subtree(archiver *a, const arca_node *pn, arca_tree **out)
 {
@@ -646,6 +778,7 @@ static int archive_stated(archiver *a, int dfd, const char *path, const char *na
 {
 	const char *rel = dfd == AT_FDCWD ? path : name;
 	const struct stat st = *stp;
+	arca_tree *sub = NULL; /* a directory's tree, until its pending entry owns it */
 	arca_node n;
 	int rc = 0;
 	if ((rc = fill_node(a, &n, name, &st)))
@@ -660,7 +793,7 @@ static int archive_stated(archiver *a, int dfd, const char *path, const char *na
 		arca_tree *pt = NULL;
 		n.kind = ARCA_NODE_DIR;
 		load_parent_subtree(a, pn, &pt);
-		rc = archive_dir(a, dfd, rel, path, pt, &n.subtree);
+		rc = archive_dir(a, dfd, rel, path, pt, &sub, NULL);
 		arca_tree_free(pt);
 		if (rc == 1) { /* unreadable directory: skipped */
 			rc = 0;
@@ -689,8 +822,25 @@ static int archive_stated(archiver *a, int dfd, const char *path, const char *na
 	} else {
 		goto out;
 	}
-	rc = arca_tree_add(into, &n);
+	if ((rc = arca_tree_add(into, &n)))
+		goto out;
+	if (sub) { /* its id comes when its entry is resolved */
+		pending e;
+		size_t k;
+		memset(&e, 0, sizeof(e));
+		e.t = into;
+		e.node = into->n - 1;
+		e.sub = sub;
+		e.sealed = true;
+		if ((rc = pend_add(a, &e, &k)))
+			goto out;
+		sub = NULL;
+	}
+	file_done(a, into, into->n - 1);
+	rc = resolve(a, false);
 out:
+	file_done(a, NULL, 0); /* a file that was not added: its ids are dropped */
+	arca_tree_free(sub);
 	arca_node_clear(&n);
 	return rc;
 }
@@ -721,20 +871,30 @@ static bool scan_excluded(const char *path, const char *name, void *payload)
 #define SCAN_AHEAD 64
 
 /* 0 ok, 1 unreadable (warned), <0 fatal.  The listing comes from the
- * scanner when it is in step, else it is read here. */
+ * scanner when it is in step, else it is read here.  defer: the tree is
+ * returned there, for the caller's pending entry, while ids of its files
+ * may still be computed; else every entry is resolved and the tree saved
+ * here, its id in *out. */
 static int archive_dir(archiver *a, int pdfd, const char *rel, const char *path, const arca_tree *ptree,
-		       arca_id *out)
+		       arca_tree **defer, arca_id *out)
 {
 	arca_listing *l = arca_scanner_next(a->scan, path);
 	char *child = NULL;
 	size_t i, ccap = 0;
-	arca_tree t = { 0 };
+	arca_tree *t = calloc(1, sizeof(*t));
 	int rc = 0;
-	if (!l && (rc = arca_listing_read(&l, pdfd, rel, path, a->o->nexcludes ? scan_excluded : NULL, a)))
+	if (!t) {
+		arca_listing_release(l);
+		return arca_error_set(ARCA_NOMEM, "out of memory");
+	}
+	if (!l && (rc = arca_listing_read(&l, pdfd, rel, path, a->o->nexcludes ? scan_excluded : NULL, a))) {
+		free(t);
 		return rc;
+	}
 	if (l->err) {
 		warn_src(a, "cannot read directory %s: %s (skipped)", path, strerror(l->err));
 		arca_listing_release(l);
+		free(t);
 		return 1;
 	}
 	for (i = 0; i < l->n; i++) {
@@ -746,16 +906,23 @@ static int archive_dir(archiver *a, int pdfd, const char *rel, const char *path,
 			continue;
 		}
 		if ((rc = archive_stated(a, l->fd, child, e->name, &e->st, ptree ? arca_tree_find(ptree, e->name) : NULL,
-					 &t)))
+					 t)))
 			goto out;
 	}
 	a->st.dirs++;
 	a->prog.dirs++;
-	rc = save_tree(a, &t, out);
+	if (defer) {
+		*defer = t;
+		t = NULL;
+	} else if (!(rc = resolve(a, true))) {
+		rc = save_tree(a, t, out);
+	}
 out:
 	arca_listing_release(l);
 	free(child);
-	arca_tree_clear(&t);
+	/* on failure entries may still name t: the backup is over, and they
+	 * are never resolved */
+	arca_tree_free(t);
 	return rc;
 }
 
@@ -816,7 +983,7 @@ static int archive_virtual(archiver *a, const char *prefix, char **paths, size_t
 		free(child);
 		i = j;
 	}
-	if (!rc)
+	if (!rc && !(rc = resolve(a, true)))
 		rc = save_tree(a, &t, out);
 	arca_tree_clear(&t);
 	return rc;
@@ -908,10 +1075,10 @@ static int archive_stream(archiver *a, int fd, const char *name, arca_tree *t)
 	a->st.files_new++;
 	a->st.bytes_total += size;
 	a->prog.files++;
-	if ((rc = set_chunks(a, &n, a->chunks, a->nchunks)))
-		goto out;
-	rc = arca_tree_add(t, &n);
+	if (!(rc = arca_tree_add(t, &n)))
+		file_done(a, t, t->n - 1);
 out:
+	file_done(a, NULL, 0); /* not added: its ids are dropped */
 	arca_node_clear(&n);
 	return rc;
 }
@@ -920,7 +1087,7 @@ static int archive_stdin(archiver *a, const char *name, arca_id *out)
 {
 	arca_tree t = { 0 };
 	int rc = archive_stream(a, a->o->stdin_fd, name, &t);
-	if (!rc)
+	if (!rc && !(rc = resolve(a, true)))
 		rc = save_tree(a, &t, out);
 	arca_tree_clear(&t);
 	return rc;
@@ -944,7 +1111,7 @@ static int archive_streams(archiver *a, arca_id *out)
 		if (!rc)
 			rc = crc;
 	}
-	if (!rc)
+	if (!rc && !(rc = resolve(a, true)))
 		rc = save_tree(a, &t, out);
 	arca_tree_clear(&t);
 	return rc;
@@ -1022,6 +1189,7 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 	pthread_mutex_init(&a.err_mu, NULL);
 	pthread_mutex_init(&a.ids_mu, NULL);
 	pthread_cond_init(&a.ids_done, NULL);
+	a.cur_entry = NO_ENTRY;
 	arca_repo_write_stats_get(r, &ws0);
 
 	if (o->host)
@@ -1137,13 +1305,16 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 	a.nworkers = o->threads ? o->threads : (unsigned)(ncpu > 0 ? ncpu : 2);
 	if (a.nworkers > 64)
 		a.nworkers = 64;
-	/* The ring holds the queue's budget (two maximal chunks) and two more,
-	 * whatever the number of workers (its pages stay resident once
-	 * touched); beyond that, and if it cannot be had, chunk buffers come
-	 * from malloc. */
-	if ((rc = queue_init(&a.q, a.nworkers * 4 + 4)))
+	/* The queue holds 16 jobs per worker: every chunk goes through it, and
+	 * with small files a shorter one made the walker and the workers take
+	 * turns (4 per worker: 3 % slower).  The ring holds the queue's byte
+	 * budget (two maximal chunks) and two more, whatever the number of
+	 * workers (its pages stay resident once touched), in as many buffers
+	 * as the queue and the workers' batches can hold; beyond that, and if
+	 * it cannot be had, chunk buffers come from malloc. */
+	if ((rc = queue_init(&a.q, a.nworkers * 16 + 16)))
 		goto out;
-	if (arca_ring_new(&a.bufs, (size_t)a.cp.max * 4, a.nworkers * 8 + 8)) {
+	if (arca_ring_new(&a.bufs, (size_t)a.cp.max * 4, a.nworkers * (16 + WORKER_BATCH) + 16 + 2)) {
 		arca_error_clear();
 		a.bufs = NULL;
 	}
@@ -1181,9 +1352,10 @@ int arca_backup(arca_repo *r, const arca_backup_opts *o, arca_backup_result *res
 		rc = archive_streams(&a, &root);
 	else if (o->stdin_fd >= 0)
 		rc = archive_stdin(&a, o->stdin_name, &root);
-	else if (npaths == 1 && !strcmp(paths[0], "/"))
-		rc = archive_dir(&a, AT_FDCWD, "/", "/", ptree, &root) == 1 ? arca_error_set(ARCA_ERROR, "cannot read /") : 0;
-	else
+	else if (npaths == 1 && !strcmp(paths[0], "/")) {
+		if ((rc = archive_dir(&a, AT_FDCWD, "/", "/", ptree, NULL, &root)) == 1)
+			rc = arca_error_set(ARCA_ERROR, "cannot read /");
+	} else
 		rc = archive_virtual(&a, "", paths, npaths, ptree, &root);
 	if (rc) {
 		stop_workers(&a);
@@ -1262,6 +1434,7 @@ out:
 	arca_repo_writer_free(a.tw);
 	free(a.buf);
 	free(a.chunks);
+	pend_free(&a); /* after the workers: they index pend[] */
 	pthread_mutex_destroy(&a.err_mu);
 	pthread_mutex_destroy(&a.ids_mu);
 	pthread_cond_destroy(&a.ids_done);
