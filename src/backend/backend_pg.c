@@ -43,6 +43,7 @@ typedef struct pg_be {
 	pthread_mutex_t mu;
 	arca_pgsql *idle[POOL_MAX];
 	int nidle;
+	bool tables; /* the schema's tables exist (under mu); made by the first write */
 	char q_get[1024], q_put_obj[256], q_put_chunk[160], q_lock[96], q_del[160], q_stat[160], q_list[256],
 		q_nextval[160];
 } pg_be;
@@ -94,6 +95,8 @@ static int rollback(arca_pgsql *c, int rc)
 	return rc;
 }
 
+static int tables_ready(pg_be *pb, bool create);
+
 static int pgb_get(arca_backend *be, const char *key, uint64_t off, uint64_t len, arca_buf *out)
 {
 	pg_be *pb = P(be);
@@ -108,6 +111,8 @@ static int pgb_get(arca_backend *be, const char *key, uint64_t off, uint64_t len
 	snprintf(soff, sizeof(soff), "%llu", (unsigned long long)off);
 	snprintf(send, sizeof(send), "%llu", len == ARCA_GET_ALL ? (unsigned long long)INT64_MAX
 								 : (unsigned long long)(off + len));
+	if ((rc = tables_ready(pb, false)))
+		return rc == ARCA_NOTFOUND ? arca_error_set(ARCA_NOTFOUND, "object not found") : rc;
 	if ((rc = run(pb, &r, pb->q_get, 3, vals, true)))
 		return rc;
 	rows = arca_pgsql_res_rows(r);
@@ -200,7 +205,7 @@ static int pgb_put(arca_backend *be, const char *key, const void *data, size_t l
 	arca_pgsql *c = NULL;
 	char id[24];
 	int rc;
-	if ((rc = borrow(pb, &c)))
+	if ((rc = tables_ready(pb, true)) || (rc = borrow(pb, &c)))
 		return rc;
 	if ((rc = arca_pgsql_cmd(c, "BEGIN")))
 		goto out;
@@ -218,6 +223,8 @@ static int pgb_stat(arca_backend *be, const char *key, uint64_t *size)
 	arca_pgsql_res *r = NULL;
 	const char *vals[1] = { key };
 	int rc;
+	if ((rc = tables_ready(P(be), false)))
+		return rc == ARCA_NOTFOUND ? arca_error_set(ARCA_NOTFOUND, "object not found") : rc;
 	if ((rc = run(P(be), &r, P(be)->q_stat, 1, vals, false)))
 		return rc;
 	if (arca_pgsql_res_rows(r) == 0)
@@ -233,7 +240,10 @@ static int pgb_list(arca_backend *be, const char *prefix, arca_backend_list_cb c
 	arca_pgsql_res *r = NULL;
 	const char *vals[1] = { prefix };
 	/* the connection goes back before the callbacks: they may use the backend */
-	int rc = run(P(be), &r, P(be)->q_list, 1, vals, false), i;
+	int rc = tables_ready(P(be), false), i;
+	if (rc)
+		return rc == ARCA_NOTFOUND ? 0 : rc; /* no tables: nothing to list */
+	rc = run(P(be), &r, P(be)->q_list, 1, vals, false);
 	for (i = 0; !rc && i < arca_pgsql_res_rows(r); i++)
 		rc = cb(arca_pgsql_res_value(r, i, 0), strtoull(arca_pgsql_res_value(r, i, 1), NULL, 10), payload);
 	arca_pgsql_res_free(r);
@@ -244,7 +254,10 @@ static int pgb_remove(arca_backend *be, const char *key)
 {
 	arca_pgsql_res *r = NULL;
 	const char *vals[1] = { key };
-	int rc = run(P(be), &r, P(be)->q_del, 1, vals, false);
+	int rc = tables_ready(P(be), false);
+	if (rc)
+		return rc == ARCA_NOTFOUND ? arca_error_set(ARCA_NOTFOUND, "object not found") : rc;
+	rc = run(P(be), &r, P(be)->q_del, 1, vals, false);
 	if (!rc && arca_pgsql_res_affected(r) == 0)
 		rc = arca_error_set(ARCA_NOTFOUND, "object not found");
 	arca_pgsql_res_free(r);
@@ -269,7 +282,7 @@ static int pgb_stream_open(arca_backend *be, void **handle)
 	*handle = NULL;
 	if (!s)
 		return arca_error_set(ARCA_NOMEM, "out of memory");
-	if ((rc = borrow(pb, &s->c)))
+	if ((rc = tables_ready(pb, true)) || (rc = borrow(pb, &s->c)))
 		goto fail;
 	if ((rc = arca_pgsql_cmd(s->c, "BEGIN")))
 		goto fail;
@@ -352,21 +365,29 @@ static void pgb_free(arca_backend *be)
 	free(pb);
 }
 
+/* Whether the schema's tables exist. */
+static int tables_exist(pg_be *pb, arca_pgsql *c, bool *have)
+{
+	char sql[160];
+	arca_pgsql_res *r = NULL;
+	int rc;
+	snprintf(sql, sizeof(sql), "SELECT to_regclass('%s.chunks') IS NOT NULL", pb->schema);
+	if ((rc = arca_pgsql_exec(c, &r, sql, 0, NULL, NULL, NULL, false)))
+		return rc;
+	*have = !strcmp(arca_pgsql_res_value(r, 0, 0), "t");
+	arca_pgsql_res_free(r);
+	return 0;
+}
+
 /* Create the schema and tables unless they exist (docs/FORMAT.md). */
 static int ensure_schema(pg_be *pb, arca_pgsql *c)
 {
 	char sql[512], lockkey[96];
 	const char *vals[1] = { lockkey };
-	arca_pgsql_res *r = NULL;
 	bool have;
 	int rc;
-	snprintf(sql, sizeof(sql), "SELECT to_regclass('%s.chunks') IS NOT NULL", pb->schema);
-	if ((rc = arca_pgsql_exec(c, &r, sql, 0, NULL, NULL, NULL, false)))
+	if ((rc = tables_exist(pb, c, &have)) || have)
 		return rc;
-	have = !strcmp(arca_pgsql_res_value(r, 0, 0), "t");
-	arca_pgsql_res_free(r);
-	if (have)
-		return 0;
 	snprintf(lockkey, sizeof(lockkey), "arca schema %s", pb->schema);
 	if ((rc = arca_pgsql_cmd(c, "BEGIN")) ||
 	    (rc = arca_pgsql_exec(c, NULL, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, vals, NULL, NULL, false)))
@@ -391,6 +412,36 @@ static int ensure_schema(pg_be *pb, arca_pgsql *c)
 fail:
 	rollback(c, rc);
 	return arca_error_prefix(rc, "cannot create the repository tables in schema %s", pb->schema);
+}
+
+/*
+ * 0 when the tables exist.  A read-only command never creates them (a
+ * mistyped URL must not leave tables in somebody's database): without
+ * create, ARCA_NOTFOUND (no message) when they do not exist; with it,
+ * they are made (the first write, normally init's config).
+ */
+static int tables_ready(pg_be *pb, bool create)
+{
+	arca_pgsql *c = NULL;
+	bool have = false;
+	int rc;
+	pthread_mutex_lock(&pb->mu);
+	have = pb->tables;
+	pthread_mutex_unlock(&pb->mu);
+	if (have)
+		return 0;
+	if ((rc = borrow(pb, &c)))
+		return rc;
+	rc = create ? ensure_schema(pb, c) : tables_exist(pb, c, &have);
+	give_back(pb, c);
+	if (rc)
+		return rc;
+	if (!create && !have)
+		return ARCA_NOTFOUND;
+	pthread_mutex_lock(&pb->mu);
+	pb->tables = true;
+	pthread_mutex_unlock(&pb->mu);
+	return 0;
 }
 
 /* Take arca's own "schema=" parameter out of the URL's query string. */
@@ -477,7 +528,9 @@ int arca_backend_pg_new(arca_backend **out, const char *url)
 		 "SELECT key, size FROM %s.objects WHERE key >= $1 AND left(key, length($1)) = $1 ORDER BY key",
 		 pb->schema);
 	snprintf(pb->q_nextval, sizeof(pb->q_nextval), "SELECT nextval('%s.object_ids')", pb->schema);
-	if ((rc = arca_pgsql_connect(&c, pb->conninfo, NULL)) || (rc = ensure_schema(pb, c)))
+	/* connect now, so that a bad URL fails at once; the tables come with
+	 * the first write (tables_ready) */
+	if ((rc = arca_pgsql_connect(&c, pb->conninfo, NULL)) || (rc = tables_exist(pb, c, &pb->tables)))
 		goto fail;
 	give_back(pb, c);
 	pb->base.version = ARCA_BACKEND_VERSION;

@@ -2,8 +2,8 @@
 # A repository stored in PostgreSQL (-r postgres://...): the core commands
 # round-trip on it, packs are split into 1 MiB rows, a byte flipped in a
 # stored pack is found by check --read-data (exit 13) and repaired by scrub
-# from a local replica, replicate copies between it and other kinds, and a
-# wrong URL gives a clear error.
+# from a local replica, replicate copies between it and other kinds, a
+# read-only command creates no tables, and a wrong URL gives a clear error.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 
@@ -15,6 +15,13 @@ BIG=6144
 
 make_sample_tree "$T/src"
 rand_file "$T/src/big.bin" "$BIG"
+
+note "read-only commands on a database without a repository create nothing there"
+expect_exit 10 arca -r "$R" snapshots
+assert_contains "$T/err" "no repository"
+expect_exit 10 arca -r "$R" check
+[ "$(psql_q repodb "SELECT count(*) FROM pg_namespace WHERE nspname = 'arca_t'")" = 0 ] ||
+	fail "a read-only command created the schema"
 
 note "init, backup, restore byte for byte"
 init_repo "$R"
