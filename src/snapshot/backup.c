@@ -43,9 +43,13 @@
  * a wake-up per job cost three futex calls per file. */
 #define WORKER_BATCH 4
 #define WORKER_BATCH_BYTES (256u * 1024)
-/* Pending entries (files and directories whose ids are being computed)
- * beyond which the walker waits for the oldest: bounds their memory. */
+/* Pending entries (files and directories whose ids are being computed),
+ * or nodes in the trees of pending directories (~400 bytes each), beyond
+ * which the walker waits for the oldest entry: bounds their memory when
+ * the head waits long (a slow upload) while the walk runs through
+ * unchanged directories. */
 #define PENDING_MAX 65536
+#define HELD_NODES_MAX 65536
 
 typedef struct job {
 	arca_id id;     /* a tree's id; a chunk's is computed by the worker */
@@ -95,6 +99,7 @@ typedef struct queue {
 	size_t sleepers;         /* consumers inside pthread_cond_wait */
 	bool producer_waits;     /* then a consumer takes what there is */
 	bool draining;           /* so it does while the producer waits for results */
+	bool kick;               /* one-shot: a consumer takes what there is */
 	bool closed;
 	arca_ring *data_ring;    /* where jobs' data may come from (else malloc) */
 } queue;
@@ -148,6 +153,8 @@ typedef struct archiver {
 	pending *pend;           /* entry k is pend[k - pend_base] */
 	size_t pend_base, pend_head, pend_tail, pend_cap;
 	size_t cur_entry;        /* the file being chunked, or NO_ENTRY */
+	size_t held_nodes;       /* nodes of the pending directories' trees */
+	bool pushed;             /* a chunk was queued since resolve last looked */
 	arca_scanner *scan; /* reads directory listings ahead, or NULL */
 	arca_snapshot_stats st;
 	arca_progress prog;
@@ -208,7 +215,7 @@ static size_t queue_pop_batch(queue *q, job *out, size_t max, size_t max_bytes)
 	bool wake;
 	pthread_mutex_lock(&q->mu);
 	while ((!q->count || (q->count < q->min_pop && q->bytes < q->min_bytes && !q->producer_waits &&
-			      !q->draining)) &&
+			      !q->draining && !q->kick)) &&
 	       !q->closed) {
 		q->sleepers++;
 		pthread_cond_wait(&q->not_empty, &q->mu);
@@ -221,6 +228,8 @@ static size_t queue_pop_batch(queue *q, job *out, size_t max, size_t max_bytes)
 		q->count--;
 		q->bytes -= out[n].n;
 	}
+	if (n)
+		q->kick = false;
 	/* the producer may go on once the queue is half drained */
 	wake = q->producer_waits && q->count <= q->cap / 2 && q->bytes <= q->max_bytes / 2;
 	if (wake)
@@ -240,6 +249,21 @@ static void queue_set_draining(queue *q, bool on)
 	if (on && q->sleepers && q->count)
 		pthread_cond_broadcast(&q->not_empty);
 	pthread_mutex_unlock(&q->mu);
+}
+
+/* The producer needs the results of jobs it queued but goes on meanwhile
+ * (it may queue nothing for a long time: unchanged files): a consumer
+ * waiting for a batch takes what there is now. */
+static void queue_kick(queue *q)
+{
+	bool wake;
+	pthread_mutex_lock(&q->mu);
+	wake = q->count && q->count < q->min_pop && q->bytes < q->min_bytes && q->sleepers && !q->kick;
+	if (wake)
+		q->kick = true;
+	pthread_mutex_unlock(&q->mu);
+	if (wake)
+		pthread_cond_signal(&q->not_empty);
 }
 
 static void queue_close(queue *q)
@@ -294,8 +318,9 @@ static void worker_job(archiver *a, arca_repo_writer *w, job *j)
 		 (rc = arca_repo_blob_store(w, ARCA_BLOB_DATA, &j->id, j->data, j->n)))
 		worker_fail(a, rc);
 	chunk_buf_put(a->bufs, j->data);
-	/* the id is recorded last, so that a file the walker sees complete
-	 * names only chunks already in a pack writer (or known) */
+	/* the id is recorded last: a file the walker sees complete names
+	 * chunks this worker has stored (or that are known, or claimed by
+	 * another worker; every store ends before the commit anyway) */
 	pthread_mutex_lock(&a->ids_mu);
 	a->chunks[j->slot - a->chunks_base] = j->id;
 	e = &a->pend[j->entry - a->pend_base];
@@ -501,8 +526,17 @@ static int resolve(archiver *a, bool all)
 				rc = arca_error_set(ARCA_ERROR, "internal error: a file's chunks are still being read");
 				break;
 			}
-			if (!e.sealed || (!all && a->pend_tail - a->pend_head < PENDING_MAX)) {
+			if (!e.sealed || (!all && a->pend_tail - a->pend_head < PENDING_MAX &&
+					  a->held_nodes < HELD_NODES_MAX)) {
 				pthread_mutex_unlock(&a->ids_mu);
+				/* a sealed file's last jobs must not wait for a batch
+				 * that may never fill (an incremental backup queues
+				 * nothing for unchanged files), or every later tree
+				 * would be held until the end: when nothing was queued
+				 * since the last look, workers take what there is */
+				if (e.sealed && !a->pushed)
+					queue_kick(&a->q);
+				a->pushed = false;
 				break; /* the file being chunked, or not worth waiting for */
 			}
 			if (!draining) {
@@ -519,6 +553,7 @@ static int resolve(archiver *a, bool all)
 		a->pend_head++;
 		pthread_mutex_unlock(&a->ids_mu);
 		if (e.sub) {
+			a->held_nodes -= e.sub->n;
 			rc = save_tree(a, e.sub, &e.t->nodes[e.node].subtree);
 			arca_tree_free(e.sub);
 		} else {
@@ -596,6 +631,7 @@ static int emit_chunk(archiver *a, const uint8_t *p, size_t n)
 	e->remaining++;
 	pthread_mutex_unlock(&a->ids_mu);
 	queue_push(&a->q, &j);
+	a->pushed = true;
 	return 0;
 }
 
@@ -705,7 +741,8 @@ static int archive_file(archiver *a, int dfd, const char *rel, const char *path,
 	/* on success the ids come with a->cur_entry, which the caller seals
 	 * once the node is in its tree; on failure the caller drops it */
 	if (rc) {
-		if (rc == ARCA_NOTFOUND || rc == ARCA_AUTH || (rc == ARCA_ERROR && !worker_failed(a))) {
+		/* a worker's failure is the backup's, whatever its code: not this file's */
+		if (!worker_failed(a) && (rc == ARCA_NOTFOUND || rc == ARCA_AUTH || rc == ARCA_ERROR)) {
 			warn_src(a, "%s (skipped)", arca_error_message());
 			return 0;
 		}
@@ -834,12 +871,17 @@ static int archive_stated(archiver *a, int dfd, const char *path, const char *na
 		e.sealed = true;
 		if ((rc = pend_add(a, &e, &k)))
 			goto out;
+		a->held_nodes += sub->n;
 		sub = NULL;
 	}
 	file_done(a, into, into->n - 1);
 	rc = resolve(a, false);
 out:
-	file_done(a, NULL, 0); /* a file that was not added: its ids are dropped */
+	if (a->cur_entry != NO_ENTRY) { /* a file that was not added: its ids are dropped */
+		file_done(a, NULL, 0);
+		if (!rc)
+			rc = resolve(a, false);
+	}
 	arca_tree_free(sub);
 	arca_node_clear(&n);
 	return rc;
