@@ -775,8 +775,15 @@ static int s3_credentials(s3_be *s)
 	char *fak = NULL, *fsk = NULL, *ftok = NULL, *freg = NULL;
 	int rc = 0;
 	memset(&ap, 0, sizeof(ap));
-	if ((!ak || !sk || !env("AWS_REGION")) && (rc = aws_profile_load(&ap)))
-		goto out;
+	if ((!ak || !sk || (!env("AWS_REGION") && !env("AWS_DEFAULT_REGION"))) && (rc = aws_profile_load(&ap))) {
+		if (!ak || !sk)
+			goto out;
+		/* the keys are in the environment: an unreadable profile only
+		 * costs the region lookup */
+		arca_error_clear();
+		ap.creds.len = ap.config.len = 0;
+		rc = 0;
+	}
 	if (!ak || !sk) {
 		if ((rc = aws_profile_get(&ap, "aws_access_key_id", true, &fak)) == ARCA_NOTFOUND ||
 		    (!rc && (rc = aws_profile_get(&ap, "aws_secret_access_key", true, &fsk)) == ARCA_NOTFOUND)) {
@@ -827,10 +834,10 @@ out:
 	free(ftok);
 	free(freg);
 	if (ap.creds.data)
-		arca_wipe(ap.creds.data, ap.creds.len);
+		arca_wipe(ap.creds.data, ap.creds.cap);
 	arca_buf_free(&ap.creds);
 	if (ap.config.data)
-		arca_wipe(ap.config.data, ap.config.len);
+		arca_wipe(ap.config.data, ap.config.cap);
 	arca_buf_free(&ap.config);
 	return rc;
 }

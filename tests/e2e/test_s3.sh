@@ -132,6 +132,9 @@ grep -q '"id"' "$T/out" || fail "profile cfg listed no snapshot"
 profile_run "" -r "$R" snapshots && fail "the default profile's wrong keys were accepted"
 assert_contains "$T/err" "403"
 assert_not_contains "$T/err" "not-the-secret-0815"
+# keys in the environment: an unreadable config file only costs the region lookup
+env -u AWS_REGION AWS_CONFIG_FILE="$T/aws" "$ARCA_BIN" -r "$R" snapshots >"$T/out" 2>"$T/err" ||
+	fail "an unreadable config file failed a command with keys in the environment: $(cat "$T/err")"
 profile_run nosuch -r "$R" snapshots && fail "a missing profile was accepted"
 assert_contains "$T/err" 'profile "nosuch"'
 assert_contains "$T/err" "$T/aws/credentials"
