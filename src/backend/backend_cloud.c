@@ -78,6 +78,12 @@ int arca_cloud_object_name(arca_buf *b, const char *prefix, const char *key)
 	return rc ? rc : arca_buf_puts(b, key);
 }
 
+const char *arca_cloud_env(const char *name)
+{
+	const char *e = getenv(name);
+	return e && *e ? e : NULL;
+}
+
 int arca_cloud_env_flag(const char *name, int dflt)
 {
 	const char *e = getenv(name);
@@ -156,7 +162,7 @@ int arca_cloud_read_small_file(const char *path, arca_buf *out)
 	ssize_t got;
 	int fd, rc = 0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? ARCA_NOTFOUND : arca_error_errno(errno, "cannot open %s", path);
+		return arca_error_errno(errno, "cannot read %s", path);
 	while ((got = read(fd, tmp, sizeof(tmp))) != 0) {
 		if (got < 0) {
 			if (errno == EINTR)

@@ -27,6 +27,9 @@ int arca_cloud_url(const char *scheme, const char *rest, size_t maxlen, char **b
 /* Append the object name of repository key ("PREFIX/key", or key). */
 int arca_cloud_object_name(arca_buf *b, const char *prefix, const char *key);
 
+/* getenv(name), or NULL when it is unset or empty. */
+const char *arca_cloud_env(const char *name);
+
 /* "1"/"true"/... -> 1, "0"/"false"/"no" -> 0, unset or empty -> dflt. */
 int arca_cloud_env_flag(const char *name, int dflt);
 
@@ -41,7 +44,8 @@ int arca_cloud_env_flag(const char *name, int dflt);
  */
 int arca_cloud_ini_get(const char *text, size_t n, const char *section, const char *key, char **out);
 
-/* The whole of a small file (at most 1 MiB): ARCA_NOTFOUND when missing. */
+/* Append the whole of a small file (at most 1 MiB) to out; ARCA_NOTFOUND
+ * (with a message) when it does not exist. */
 int arca_cloud_read_small_file(const char *path, arca_buf *out);
 
 /*

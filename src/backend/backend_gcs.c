@@ -591,29 +591,6 @@ static void gcs_free(arca_backend *be)
 
 /* ---- construction ---- */
 
-static const char *env(const char *name)
-{
-	const char *e = getenv(name);
-	return e && *e ? e : NULL;
-}
-
-static int read_file(arca_buf *b, const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char tmp[4096];
-	size_t n;
-	int rc = 0;
-	if (!f)
-		return arca_error_errno(errno, "cannot read %s", path);
-	while (!rc && (n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		rc = arca_buf_put(b, tmp, n);
-	if (!rc && ferror(f))
-		rc = arca_error_errno(errno, "cannot read %s", path);
-	fclose(f);
-	if (!rc && b->len > (1u << 20))
-		rc = arca_error_set(ARCA_INVAL, "%s is too large for a key file", path);
-	return rc;
-}
 
 static int load_credentials(gcs_be *g, const char *path)
 {
@@ -621,7 +598,7 @@ static int load_credentials(gcs_be *g, const char *path)
 	arca_jv *root = NULL;
 	const char *type, *email, *key, *uri;
 	int rc;
-	if ((rc = read_file(&raw, path)))
+	if ((rc = arca_cloud_read_small_file(path, &raw)))
 		goto out;
 	if ((rc = arca_jv_parse(&root, raw.data, raw.len, path)))
 		goto out;
@@ -678,9 +655,9 @@ int arca_backend_gcs_new(arca_backend **out, const char *rest)
 
 	if ((rc = arca_cloud_url("gs", rest, 222, &g->bucket, &g->prefix, &g->location)))
 		goto fail;
-	ep = env("ARCA_GCS_ENDPOINT");
+	ep = arca_cloud_env("ARCA_GCS_ENDPOINT");
 	if (!ep)
-		ep = env("STORAGE_EMULATOR_HOST");
+		ep = arca_cloud_env("STORAGE_EMULATOR_HOST");
 	if (ep) {
 		n = strlen(ep);
 		while (n && ep[n - 1] == '/')
@@ -700,7 +677,7 @@ int arca_backend_gcs_new(arca_backend **out, const char *rest)
 		rc = arca_error_set(ARCA_INVAL, "gcs endpoint must be http:// or https://");
 		goto fail;
 	}
-	cred = env("GOOGLE_APPLICATION_CREDENTIALS");
+	cred = arca_cloud_env("GOOGLE_APPLICATION_CREDENTIALS");
 	if (cred) {
 		if ((rc = load_credentials(g, cred)))
 			goto fail;
@@ -712,7 +689,7 @@ int arca_backend_gcs_new(arca_backend **out, const char *rest)
 	if (arca_cloud_env_flag("ARCA_GCS_NOREPLACE", !ep))
 		g->base.caps |= ARCA_BACKEND_CAP_NOREPLACE;
 	g->list_page = 1000;
-	if ((e = env("ARCA_GCS_LIST_PAGE"))) {
+	if ((e = arca_cloud_env("ARCA_GCS_LIST_PAGE"))) {
 		unsigned long v = strtoul(e, NULL, 10);
 		if (v >= 1 && v <= 1000)
 			g->list_page = (unsigned)v;

@@ -706,11 +706,6 @@ static void s3_free(arca_backend *be)
 
 /* ---- construction ---- */
 
-static const char *env(const char *name)
-{
-	const char *e = getenv(name);
-	return e && *e ? e : NULL;
-}
 
 /* The AWS shared files of one profile: what was found, and where. */
 typedef struct aws_profile {
@@ -721,7 +716,7 @@ typedef struct aws_profile {
 
 static void aws_file_path(char *out, size_t n, const char *var, const char *leaf)
 {
-	const char *e = env(var), *home = env("HOME");
+	const char *e = arca_cloud_env(var), *home = arca_cloud_env("HOME");
 	if (e)
 		snprintf(out, n, "%s", e);
 	else if (home)
@@ -733,15 +728,20 @@ static void aws_file_path(char *out, size_t n, const char *var, const char *leaf
 static int aws_profile_load(aws_profile *ap)
 {
 	int rc;
-	ap->name = env("AWS_PROFILE") ? env("AWS_PROFILE") : "default";
+	ap->name = arca_cloud_env("AWS_PROFILE") ? arca_cloud_env("AWS_PROFILE") : "default";
 	aws_file_path(ap->creds_path, sizeof(ap->creds_path), "AWS_SHARED_CREDENTIALS_FILE", "credentials");
 	aws_file_path(ap->config_path, sizeof(ap->config_path), "AWS_CONFIG_FILE", "config");
-	if (ap->creds_path[0] && (rc = arca_cloud_read_small_file(ap->creds_path, &ap->creds)) &&
-	    rc != ARCA_NOTFOUND)
-		return rc;
-	if (ap->config_path[0] && (rc = arca_cloud_read_small_file(ap->config_path, &ap->config)) &&
-	    rc != ARCA_NOTFOUND)
-		return rc;
+	/* a missing file is an empty one */
+	if (ap->creds_path[0] && (rc = arca_cloud_read_small_file(ap->creds_path, &ap->creds))) {
+		if (rc != ARCA_NOTFOUND)
+			return rc;
+		arca_error_clear();
+	}
+	if (ap->config_path[0] && (rc = arca_cloud_read_small_file(ap->config_path, &ap->config))) {
+		if (rc != ARCA_NOTFOUND)
+			return rc;
+		arca_error_clear();
+	}
 	return 0;
 }
 
@@ -771,11 +771,11 @@ static int aws_profile_get(const aws_profile *ap, const char *key, bool creds_fi
 static int s3_credentials(s3_be *s)
 {
 	aws_profile ap;
-	const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY"), *e;
+	const char *ak = arca_cloud_env("AWS_ACCESS_KEY_ID"), *sk = arca_cloud_env("AWS_SECRET_ACCESS_KEY"), *e;
 	char *fak = NULL, *fsk = NULL, *ftok = NULL, *freg = NULL;
 	int rc = 0;
 	memset(&ap, 0, sizeof(ap));
-	if ((!ak || !sk || (!env("AWS_REGION") && !env("AWS_DEFAULT_REGION"))) && (rc = aws_profile_load(&ap))) {
+	if ((!ak || !sk || (!arca_cloud_env("AWS_REGION") && !arca_cloud_env("AWS_DEFAULT_REGION"))) && (rc = aws_profile_load(&ap))) {
 		if (!ak || !sk)
 			goto out;
 		/* the keys are in the environment: an unreadable profile only
@@ -787,7 +787,7 @@ static int s3_credentials(s3_be *s)
 	if (!ak || !sk) {
 		if ((rc = aws_profile_get(&ap, "aws_access_key_id", true, &fak)) == ARCA_NOTFOUND ||
 		    (!rc && (rc = aws_profile_get(&ap, "aws_secret_access_key", true, &fsk)) == ARCA_NOTFOUND)) {
-			if (env("AWS_PROFILE"))
+			if (arca_cloud_env("AWS_PROFILE"))
 				rc = arca_error_hint(
 					arca_error_set(ARCA_INVAL, "no s3 credentials for %s: profile \"%s\" has none in %s or %s",
 						       s->location, ap.name, ap.creds_path, ap.config_path),
@@ -808,7 +808,7 @@ static int s3_credentials(s3_be *s)
 			goto out;
 		e = ftok;
 	} else {
-		e = env("AWS_SESSION_TOKEN");
+		e = arca_cloud_env("AWS_SESSION_TOKEN");
 	}
 	s->access_key = strdup(ak);
 	if ((s->secret_key = arca_secure_alloc(strlen(sk) + 1)))
@@ -817,7 +817,7 @@ static int s3_credentials(s3_be *s)
 		rc = arca_error_set(ARCA_NOMEM, "out of memory");
 		goto out;
 	}
-	if (!(e = env("AWS_REGION")) && !(e = env("AWS_DEFAULT_REGION"))) {
+	if (!(e = arca_cloud_env("AWS_REGION")) && !(e = arca_cloud_env("AWS_DEFAULT_REGION"))) {
 		if ((rc = aws_profile_get(&ap, "region", false, &freg)) && rc != ARCA_NOTFOUND)
 			goto out;
 		e = freg;
@@ -872,7 +872,7 @@ int arca_backend_s3_new(arca_backend **out, const char *rest)
 	if ((rc = s3_credentials(s)))
 		goto fail;
 
-	ep = env("ARCA_S3_ENDPOINT");
+	ep = arca_cloud_env("ARCA_S3_ENDPOINT");
 	if (ep) {
 		const char *sep = strstr(ep, "://");
 		if (sep) {
@@ -916,20 +916,20 @@ int arca_backend_s3_new(arca_backend **out, const char *rest)
 	if (arca_cloud_env_flag("ARCA_S3_NOREPLACE", ep == NULL))
 		s->base.caps |= ARCA_BACKEND_CAP_NOREPLACE;
 	s->part_size = S3_PART_DEFAULT;
-	if ((e = env("ARCA_S3_PART_SIZE"))) {
+	if ((e = arca_cloud_env("ARCA_S3_PART_SIZE"))) {
 		unsigned long long v = strtoull(e, NULL, 10);
 		/* below S3's minimum only against other servers (tests) */
 		if (v >= (ep ? 64 * 1024ull : S3_PART_MIN) && v <= (5ull << 30))
 			s->part_size = (size_t)v;
 	}
 	s->put_max = 4 * s->part_size;
-	if ((e = env("ARCA_S3_PUT_MAX"))) {
+	if ((e = arca_cloud_env("ARCA_S3_PUT_MAX"))) {
 		unsigned long long v = strtoull(e, NULL, 10);
 		if (v >= s->part_size && v <= (5ull << 30)) /* S3's limit for one PUT */
 			s->put_max = (size_t)v;
 	}
 	s->list_page = 1000;
-	if ((e = env("ARCA_S3_LIST_PAGE"))) {
+	if ((e = arca_cloud_env("ARCA_S3_LIST_PAGE"))) {
 		unsigned long v = strtoul(e, NULL, 10);
 		if (v >= 1 && v <= 1000)
 			s->list_page = (unsigned)v;

@@ -486,6 +486,9 @@ static void file_done(archiver *a, arca_tree *t, size_t node)
 static void pend_compact(archiver *a)
 {
 	size_t drop;
+	/* the bases, heads and lengths change only on this thread: look first */
+	if (a->pend_head - a->pend_base < 1024 && a->chunks_free - a->chunks_base < 4096)
+		return;
 	pthread_mutex_lock(&a->ids_mu);
 	drop = a->pend_head - a->pend_base;
 	if (drop >= 1024 && 2 * drop >= a->pend_tail - a->pend_base) {
